@@ -1,0 +1,5 @@
+"""``python -m iqabench`` = the ``iqabench`` command."""
+
+from .cli import main
+
+main()

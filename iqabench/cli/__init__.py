@@ -1,0 +1,96 @@
+"""The ``iqabench`` command line.
+
+Each subcommand lives in its own module and is imported only when used, so ``iqabench --help``
+stays fast. Errors the user can fix (:class:`iqabench.errors.IQABenchError`) print one line and
+exit 1; usage errors exit 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import click
+
+from .. import __version__
+
+# command name -> "module:attribute" (one module per command).
+COMMANDS = {
+    "list": "iqabench.cli.list_cmd:list_cmd",
+    "run": "iqabench.cli.run_cmd:run_cmd",
+    "report": "iqabench.cli.report_cmd:report_cmd",
+    "demo": "iqabench.cli.demo_cmd:demo_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="iqabench")
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Only print results and errors (no progress bars or log lines).")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
+    """iqabench: benchmark no-reference image quality assessment methods.
+
+    \b
+    Quick start (no dataset download needed):
+      iqabench demo
+    Typical use:
+      iqabench list methods
+      iqabench run --method brisque --protocol within_dataset --dataset demo
+      iqabench report --out report.html
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    ctx.obj["quiet"] = quiet
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    from .. import progress
+
+    progress.set_enabled(not quiet)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from ..errors import IQABenchError
+
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="iqabench", standalone_mode=False, obj={"argv": list(args)})
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:  # usage errors: exit 2 with click's message
+        exc.show()
+        sys.exit(exc.exit_code)
+    except IQABenchError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        sys.exit(1)

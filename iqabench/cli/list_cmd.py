@@ -1,0 +1,27 @@
+"""``iqabench list``: the registered methods, datasets or protocols."""
+
+from __future__ import annotations
+
+import click
+
+from .common import load_plugins, plugin_option
+
+
+@click.command("list")
+@click.argument("what", type=click.Choice(["methods", "datasets", "protocols"]))
+@plugin_option
+def list_cmd(what: str, plugins: tuple[str, ...]) -> None:
+    """List the registered METHODS, DATASETS or PROTOCOLS with a one-line description each.
+
+    Plugins from installed packages (entry points) and from --plugin files are included; a
+    plugin that fails to load is listed with its error.
+    """
+    from .. import registry
+
+    load_plugins(plugins)
+    reg = {"methods": registry.methods, "datasets": registry.datasets, "protocols": registry.protocols}[what]
+    rows = reg.listing()
+    width = max((len(r.name) for r in rows), default=0)
+    for r in rows:
+        text = r.description if r.error is None else f"FAILED TO LOAD: {r.error}"
+        click.echo(f"{r.name.ljust(width)}  {text}")

@@ -1,0 +1,114 @@
+"""``iqabench run``: evaluate methods on datasets with a protocol and write the results under runs/."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import IQABenchError
+from .common import load_plugins, parse_pairs, plugin_option, resolve_device
+
+
+def _per_name(values: tuple[str, ...], names: list[str], option: str, what: str) -> dict[str, str]:
+    """``--weights FILE`` (one method) or ``--weights NAME=FILE`` (several) → {name: value}."""
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if sep and key in names:
+            out[key] = value
+        elif len(names) == 1:
+            out[names[0]] = item
+        else:
+            raise IQABenchError(f"{option} {item!r}: with several {what}s, write {option} {what.upper()}=VALUE")
+    return out
+
+
+def _scoped(values: tuple[str, ...], names: list[str], option: str) -> dict[str, dict[str, str]]:
+    """``KEY=VALUE`` for every name, or ``NAME:KEY=VALUE`` for one name."""
+    out: dict[str, dict[str, str]] = {n: {} for n in names}
+    for key, value in parse_pairs(values, option).items():
+        scope, sep, bare = key.partition(":")
+        if sep:
+            if scope not in out:
+                raise IQABenchError(f"{option} {key}={value}: {scope!r} is not one of {', '.join(names)}")
+            out[scope][bare] = value
+        else:
+            for n in names:
+                out[n][key] = value
+    return out
+
+
+@click.command("run")
+@click.option("-m", "--method", "methods", multiple=True, required=True, metavar="NAME",
+              help="Method to evaluate (see 'iqabench list methods'). Repeatable.")
+@click.option("-p", "--protocol", required=True, metavar="NAME",
+              help="Protocol: within_dataset, cross_dataset, gmad, tsne, waterloo (see 'iqabench list protocols').")
+@click.option("-d", "--dataset", "datasets", multiple=True, required=True, metavar="NAME",
+              help="Dataset (see 'iqabench list datasets'); 'demo' needs no download. Repeatable.")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Folder holding the datasets (default: $IQABENCH_DATA).")
+@click.option("--weights", multiple=True, metavar="[METHOD=]FILE",
+              help="Weights file for a method that takes one (e.g. ARNIQA.pth, a training checkpoint, NIQE's "
+                   "modelparameters.mat). With several methods write METHOD=FILE. Nothing is downloaded.")
+@click.option("--label", multiple=True, metavar="[DATASET=]LABEL",
+              help="Which label of a dataset to use (e.g. live=dmos); default: the dataset's documented default.")
+@click.option("--method-option", "method_options", multiple=True, metavar="[METHOD:]KEY=VALUE",
+              help="Option passed to the method(s), e.g. backbone=se_resnet50. Repeatable.")
+@click.option("--dataset-option", "dataset_options", multiple=True, metavar="[DATASET:]KEY=VALUE",
+              help="Option passed to the dataset(s), e.g. split=official. Repeatable.")
+@click.option("--protocol-option", "protocol_options", multiple=True, metavar="KEY=VALUE",
+              help="Option of the protocol, e.g. levels=10 for gmad. Repeatable.")
+@click.option("--splits", "splits_file", type=click.Path(dir_okay=False), default=None, metavar="FILE.csv",
+              help="Use these splits (CSV: image_id, split_01, ...; e.g. from 'iqabench datasets import-splits') "
+                   "instead of the dataset's default. Single dataset only.")
+@click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda[:N]",
+              help="Where methods run; auto picks CUDA when available.")
+@click.option("--runs", "runs_dir", type=click.Path(file_okay=False), default="runs", show_default=True,
+              metavar="DIR", help="Folder receiving one sub-folder per result (never overwritten).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the generated splits and of any randomness in the protocol.")
+@click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
+              help="An image that cannot be read or scored stops the run (raise) or is skipped, counted in the "
+                   "result and shown in the report (skip).")
+@click.option("--batch-size", type=int, default=None, metavar="N", help="Crops per forward pass (default: the method's).")
+@click.option("--workers", type=int, default=None, metavar="N",
+              help="Image-decoding worker processes (default: 0 on CPU, 4 on CUDA).")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the feature cache ($IQABENCH_HOME/cache).")
+@plugin_option
+@click.pass_context
+def run_cmd(ctx, methods, protocol, datasets, data_root, weights, label, method_options, dataset_options,
+            protocol_options, splits_file, device, runs_dir, seed, on_error, batch_size, workers, no_cache, plugins):
+    """Evaluate METHODs on DATASETs with a PROTOCOL; write runs/<run-id>/result.json and tables.
+
+    \b
+    Examples:
+      iqabench run --method brisque --protocol within_dataset --dataset demo
+      iqabench run --method arniqa --weights ARNIQA.pth --protocol cross_dataset \\
+          --dataset live --dataset kadid10k --data-root ~/iqa-data
+    """
+    from ..runner import DatasetSpec, MethodSpec, execute, headline
+
+    load_plugins(plugins)
+    weights_by = _per_name(weights, list(methods), "--weights", "method")
+    labels_by = _per_name(label, list(datasets), "--label", "dataset")
+    mopts = _scoped(method_options, list(methods), "--method-option")
+    dopts = _scoped(dataset_options, list(datasets), "--dataset-option")
+    written = execute(
+        [MethodSpec(name, weights_by.get(name), mopts[name]) for name in methods],
+        protocol,
+        [DatasetSpec(name, labels_by.get(name), dopts[name]) for name in datasets],
+        protocol_options=parse_pairs(protocol_options, "--protocol-option"),
+        data_root=data_root,
+        device=resolve_device(device),
+        runs_dir=runs_dir,
+        seed=seed,
+        on_error=on_error,
+        batch_size=batch_size,
+        workers=workers,
+        splits_file=splits_file,
+        use_cache=not no_cache,
+        command=["iqabench", *(ctx.find_root().obj or {}).get("argv", sys.argv[1:])],
+    )
+    for path, result in written:
+        click.echo(f"{path}  {headline(result)}")

@@ -1,0 +1,187 @@
+"""The Dataset contract.
+
+A dataset yields an *index*: a pandas DataFrame with one row per image and the columns
+
+=============  ===============================================================================
+``image_id``   unique id, the image's path relative to the dataset root (POSIX separators)
+``path``       absolute path of the file
+``score``      the label (float; NaN for label-free datasets such as Waterloo or a pristine pool)
+``ref``        reference (content) id, or None where the dataset has no references
+``dist_type``  distortion type name, or None
+``dist_group`` one of the 7 KADID groups (:data:`DIST_GROUPS`), or None
+``level``      distortion level 1..5 (0 = pristine), or <NA>
+=============  ===============================================================================
+
+and a :class:`ScoreSpec` saying which label it is, its direction and its nominal range.
+Splits come from :meth:`Dataset.splits` (see :mod:`iqabench.splits`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from .errors import IQABenchError
+from .method import coerce_option
+from .paths import data_root as resolve_data_root
+
+INDEX_COLUMNS = ("image_id", "path", "score", "ref", "dist_type", "dist_group", "level")
+
+# The 7 distortion groups of KADID-10k used by ARNIQA's degradation model and Figure 1.
+DIST_GROUPS = (
+    "brightness_change",
+    "blur",
+    "spatial_distortion",
+    "noise",
+    "color_distortion",
+    "jpeg",
+    "sharpness_contrast",
+)
+
+
+@dataclass(frozen=True)
+class ScoreSpec:
+    label: str  # e.g. "dmos_realigned", "mos", "pseudo_mos_fsim"
+    higher_better: bool
+    range: tuple[float, float]
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["range"] = list(self.range)
+        return d
+
+
+class Dataset:
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    # label name -> spec; the first entry is the default unless default_label says otherwise.
+    labels: ClassVar[dict[str, ScoreSpec]] = {}
+    default_label: ClassVar[str | None] = None
+    # Folder names looked up under the data root, in order.
+    folder_names: ClassVar[tuple[str, ...]] = ()
+    # True when the labels are not human opinions (the demo): shown wherever the data appears.
+    synthetic: ClassVar[bool] = False
+    # Split rule: group by reference content (synthetic datasets) or by image (authentic ones).
+    split_by_reference: ClassVar[bool] = True
+    option_defaults: ClassVar[dict[str, Any]] = {}
+    # Whether the dataset lives on disk under a data root (False for the built-in demo).
+    needs_root: ClassVar[bool] = True
+
+    def __init__(self, root: str | Path | None = None, label: str | None = None, **options: Any):
+        self.options = dict(self.option_defaults)
+        for key, value in options.items():
+            if key not in self.option_defaults:
+                known = ", ".join(sorted(self.option_defaults)) or "none"
+                raise IQABenchError(f"dataset {self.name!r} has no option {key!r} (options: {known})")
+            self.options[key] = coerce_option(f"dataset {self.name!r} option {key!r}", value, self.option_defaults[key])
+        if self.labels:
+            chosen = label or self.default_label or next(iter(self.labels))
+            if chosen not in self.labels:
+                raise IQABenchError(
+                    f"dataset {self.name!r} has no label {chosen!r} (labels: {', '.join(self.labels)})"
+                )
+            self.label = chosen
+        else:
+            if label is not None:
+                raise IQABenchError(f"dataset {self.name!r} has no labels; --label does not apply")
+            self.label = None
+        self._root_arg = root
+        self._root: Path | None = None
+        self._index: pd.DataFrame | None = None
+
+    # -- to implement -------------------------------------------------------------------------
+    def load_index(self) -> pd.DataFrame:
+        """Read the annotation files under :attr:`root` and return the index (see module doc)."""
+        raise NotImplementedError
+
+    # -- provided -----------------------------------------------------------------------------
+    @property
+    def score_spec(self) -> ScoreSpec | None:
+        return self.labels[self.label] if self.label else None
+
+    @property
+    def labelled(self) -> bool:
+        return self.label is not None
+
+    @property
+    def root(self) -> Path:
+        if self._root is None:
+            self._root = self.locate_root(self._root_arg)
+        return self._root
+
+    def locate_root(self, root: str | Path | None) -> Path:
+        """The dataset folder: ``root`` itself if it is the dataset, else a conventional folder under it."""
+        base = resolve_data_root(root)
+        if base is None:
+            raise IQABenchError(
+                f"dataset {self.name!r} needs a data root: pass --data-root DIR or set IQABENCH_DATA "
+                f"(looked for folders named {', '.join(self.folder_names) or self.name})"
+            )
+        if self.looks_like_root(base):
+            return base
+        for folder in self.folder_names or (self.name,):
+            candidate = base / folder
+            if candidate.is_dir() and self.looks_like_root(candidate):
+                return candidate
+        names = ", ".join(self.folder_names or (self.name,))
+        raise IQABenchError(f"dataset {self.name!r} not found under data root {str(base)!r} (looked for {names})")
+
+    def looks_like_root(self, folder: Path) -> bool:
+        """Whether ``folder`` holds this dataset (checked on its annotation files); override."""
+        return folder.is_dir()
+
+    def index(self) -> pd.DataFrame:
+        if self._index is None:
+            self._index = validate_index(self.load_index(), self.name, labelled=self.labelled)
+        return self._index
+
+    def splits(self, seed: int = 0, n_splits: int = 10):
+        """Train/val/test splits; by default generated by :func:`iqabench.splits.generate_splits`."""
+        from .splits import generate_splits
+
+        return generate_splits(self.index(), n_splits=n_splits, seed=seed, by_reference=self.split_by_reference)
+
+    def card(self) -> dict[str, Any]:
+        """Provenance of the data: recorded in every result."""
+        spec = self.score_spec
+        idx = self.index()
+        return {
+            "name": self.name,
+            "description": self.description,
+            "root": str(self.root) if self.needs_root else None,
+            "label": spec.to_dict() if spec else None,
+            "synthetic": self.synthetic,
+            "options": dict(self.options),
+            "n_images": int(len(idx)),
+            "n_references": int(idx["ref"].nunique()) if idx["ref"].notna().any() else None,
+        }
+
+
+def validate_index(df: pd.DataFrame, name: str, *, labelled: bool) -> pd.DataFrame:
+    """Check the index contract; fill optional columns; one-line errors name the dataset and row."""
+    if "image_id" not in df.columns or "path" not in df.columns:
+        raise IQABenchError(f"dataset {name!r}: index lacks the 'image_id' or 'path' column")
+    df = df.copy()
+    for col in INDEX_COLUMNS:
+        if col not in df.columns:
+            df[col] = None
+    df["score"] = pd.to_numeric(df["score"], errors="coerce").astype(float)
+    if labelled:
+        bad = df["score"].isna()
+        if bad.any():
+            first = df.loc[bad, "image_id"].iloc[0]
+            raise IQABenchError(f"dataset {name!r}: {int(bad.sum())} image(s) have no numeric label, first {first!r}")
+    dup = df["image_id"].duplicated()
+    if dup.any():
+        raise IQABenchError(f"dataset {name!r}: duplicate image id {df.loc[dup, 'image_id'].iloc[0]!r}")
+    bad_groups = set(df["dist_group"].dropna()) - set(DIST_GROUPS)
+    if bad_groups:
+        raise IQABenchError(f"dataset {name!r}: unknown distortion group(s) {sorted(bad_groups)}")
+    df["level"] = pd.array(df["level"], dtype="Int64")
+    df["image_id"] = df["image_id"].astype(str)
+    df["path"] = df["path"].astype(str)
+    return df[list(INDEX_COLUMNS) + [c for c in df.columns if c not in INDEX_COLUMNS]].reset_index(drop=True)

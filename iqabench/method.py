@@ -1,0 +1,147 @@
+"""The Method contract.
+
+A method turns a batch of RGB images (``N×3×H×W`` float tensors in [0, 1] on its device) into
+either features (``kind = "features"``: protocols fit a ridge regressor on them) or quality
+scores (``kind = "scores"``: used directly, oriented by ``higher_better``).
+
+Subclasses declare class attributes and implement :meth:`extract`::
+
+    @register_method("mine")
+    class Mine(Method):
+        description = "Mean and std of the luminance"
+        kind = "features"
+        views = Views(crops=0, scales=(1.0, 0.5))
+
+        def extract(self, batch):
+            return torch.stack([batch.mean((1, 2, 3)), batch.std((1, 2, 3))], dim=1)
+
+Constructor arguments: ``weights`` (a file the user supplies, or None), ``device`` and
+``options`` (strings from ``--method-option key=value``, converted to the type of the matching
+entry in ``option_defaults``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from .errors import IQABenchError
+from .paths import existing_file
+from .views import Views
+
+
+class Method:
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    kind: ClassVar[str] = "features"  # "features" | "scores"
+    higher_better: ClassVar[bool] = True  # direction of the scores of a "scores" method
+    method_type: ClassVar[str] = "other"  # the "Type" column of the report's Table 1
+    views: ClassVar[Views] = Views()
+    option_defaults: ClassVar[dict[str, Any]] = {}
+    accepts_weights: ClassVar[bool] = False
+    # Bump when preprocessing or extraction changes, so cached features are not reused.
+    version: ClassVar[str] = "1"
+    # Recommended number of crops per forward pass.
+    batch_size: ClassVar[int] = 32
+
+    def __init__(self, weights: str | Path | None = None, device: str | torch.device = "cpu", **options: Any):
+        self.device = torch.device(device)
+        self.options = self._parse_options(options)
+        if weights is not None and not self.accepts_weights:
+            raise IQABenchError(f"method {self.name!r} takes no --weights file")
+        self.weights_path = existing_file(weights, "weights file") if weights is not None else None
+        self._weights_sha256: str | None = None
+        self._check_contract()
+
+    # -- to implement -------------------------------------------------------------------------
+    def extract(self, batch: torch.Tensor) -> torch.Tensor:
+        """``N×3×H×W`` in [0, 1] → ``N×D`` features, or ``N`` scores."""
+        raise NotImplementedError
+
+    @classmethod
+    def demo_variants(cls, device: str = "cpu") -> list[dict[str, Any]]:
+        """Configurations ``iqabench demo`` runs on the demo data: ``[{"weights": ..., "options": {...}}]``.
+
+        Default: the method as it is, once. Methods that need weights the user must supply return
+        ``[]``; self-supervised methods may train a small demo model here and return it.
+        """
+        return [{}]
+
+    # -- provenance ---------------------------------------------------------------------------
+    @property
+    def weights_sha256(self) -> str | None:
+        if self.weights_path is not None and self._weights_sha256 is None:
+            self._weights_sha256 = sha256_file(self.weights_path)
+        return self._weights_sha256
+
+    def weights_identity(self) -> str:
+        """What the numbers depend on besides the code: the weights file hash, or a description."""
+        return self.weights_sha256 or "none"
+
+    def display_name(self) -> str:
+        """Row label in reports; methods with trainable weights add what the weights are."""
+        return self.name
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that determines the features: the cache key and the result's provenance."""
+        return {
+            "name": self.name,
+            "display_name": self.display_name(),
+            "kind": self.kind,
+            "higher_better": self.higher_better,
+            "method_type": self.method_type,
+            "views": self.views.to_dict(),
+            "options": {k: self.options[k] for k in sorted(self.options)},
+            "weights": str(self.weights_path) if self.weights_path else None,
+            "weights_sha256": self.weights_sha256,
+            "weights_identity": self.weights_identity(),
+            "version": self.version,
+        }
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _parse_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        parsed = dict(self.option_defaults)
+        for key, value in options.items():
+            if key not in self.option_defaults:
+                known = ", ".join(sorted(self.option_defaults)) or "none"
+                raise IQABenchError(f"method {self.name!r} has no option {key!r} (options: {known})")
+            parsed[key] = coerce_option(f"method {self.name!r} option {key!r}", value, self.option_defaults[key])
+        return parsed
+
+    def _check_contract(self) -> None:
+        if self.kind not in ("features", "scores"):
+            raise IQABenchError(f"method {self.name!r}: kind must be 'features' or 'scores', not {self.kind!r}")
+        if self.kind == "scores" and len(self.views.scales) != 1:
+            raise IQABenchError(f"method {self.name!r}: a scores method must use a single scale")
+
+
+def coerce_option(what: str, value: Any, default: Any) -> Any:
+    """Convert a command-line string to the type of ``default``; one-line error on failure."""
+    if not isinstance(value, str) or default is None or isinstance(default, str):
+        return value
+    try:
+        if isinstance(default, bool):
+            low = value.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+    except ValueError:
+        raise IQABenchError(f"{what}: {value!r} is not a valid {type(default).__name__}") from None
+    return value
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

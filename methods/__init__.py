@@ -1,0 +1,1 @@
+"""Built-in methods plugins (installed as iqabench.methods)."""

@@ -1,0 +1,1 @@
+"""Built-in protocols plugins (installed as iqabench.protocols)."""

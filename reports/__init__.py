@@ -1,0 +1,1 @@
+"""Built-in reports plugins (installed as iqabench.reports)."""
