@@ -14,13 +14,13 @@ from iqabench.registry import register_dataset
 
 @register_dataset("demo")
 class Demo(Dataset):
-    description = "Built-in SYNTHETIC demo: 20 bundled photos × 7 distortions × 5 levels, pseudo-MOS from FSIMc"
+    description = "Built-in SYNTHETIC demo: 20 bundled photos × 7 distortions × 5 levels, pseudo-DMOS from GMSD"
     labels = {
-        "pseudo_mos_fsim": ScoreSpec(
-            "pseudo_mos_fsim",
-            higher_better=True,
-            range=(0.0, 1.0),
-            description="full-reference FSIMc against the reference (synthetic, not human opinion)",
+        "pseudo_dmos_gmsd": ScoreSpec(
+            "pseudo_dmos_gmsd",
+            higher_better=False,
+            range=(0.0, 0.5),
+            description="full-reference GMSD against the reference, lower = better (synthetic, not human opinion)",
         )
     }
     synthetic = True
@@ -28,15 +28,19 @@ class Demo(Dataset):
     needs_root = False
     option_defaults = {
         "seed": 0,  # build seed of the demo images
-        "pristine": False,  # also include the 20 references (level 0, label 1.0 = FSIMc of an identical image)
+        "pristine": False,  # also include the 20 references (level 0, label 0.0 = GMSD of an identical image)
         "types": "",  # comma-separated subset of the 7 distortion types ("" = all)
     }
+
+    variant_types: tuple[str, ...] = ()  # fixed subset of DEMO_TYPES for the variants below
 
     def locate_root(self, root) -> Path:
         return ensure_demo(int(self.options["seed"]))
 
     def load_index(self) -> pd.DataFrame:
         df = pd.read_csv(self.root / "index.csv")
+        if self.variant_types:
+            df = df[df["dist_type"].isin(self.variant_types)]
         if self.options["types"]:
             wanted = [t.strip() for t in str(self.options["types"]).split(",") if t.strip()]
             unknown = sorted(set(wanted) - set(DEMO_TYPES))
@@ -54,7 +58,7 @@ class Demo(Dataset):
                             "dist_type": "pristine",
                             "dist_group": None,
                             "level": 0,
-                            "score": 1.0,
+                            "score": 0.0,
                         }
                     ),
                     df,
@@ -68,3 +72,17 @@ class Demo(Dataset):
         card = super().card()
         card["demo"] = read_card(self.root)
         return card
+
+
+# Two variants over the same images with disjoint distortion groups: cross_dataset between them
+# asks whether a regressor trained on some distortions transfers to others (as LIVE → KADID).
+@register_dataset("demo-a")
+class DemoA(Demo):
+    description = "SYNTHETIC demo variant A: blur, noise, JPEG and pixelation only (for cross_dataset)"
+    variant_types = ("gaublur", "whitenoise", "jpeg", "pixelate")
+
+
+@register_dataset("demo-b")
+class DemoB(Demo):
+    description = "SYNTHETIC demo variant B: darkening, colour shift and contrast change only (for cross_dataset)"
+    variant_types = ("darken", "colorshift", "lincontrchange")

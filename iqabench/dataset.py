@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from .errors import IQABenchError
-from .method import coerce_option
+from .options import parse_options
 from .paths import data_root as resolve_data_root
 
 INDEX_COLUMNS = ("image_id", "path", "score", "ref", "dist_type", "dist_group", "level")
@@ -40,6 +40,26 @@ DIST_GROUPS = (
     "jpeg",
     "sharpness_contrast",
 )
+# Figure 1 conventions of the ARNIQA paper: legend labels (in legend order), colours, alpha by level.
+GROUP_LABELS = {
+    "color_distortion": "Color distortions",
+    "spatial_distortion": "Spatial distortions",
+    "brightness_change": "Brightness change",
+    "sharpness_contrast": "Sharpness & contrast",
+    "jpeg": "Compression",
+    "noise": "Noise",
+    "blur": "Blur",
+}
+GROUP_RGB = {
+    "blur": (0, 80, 239),
+    "color_distortion": (227, 200, 0),
+    "jpeg": (216, 9, 168),
+    "noise": (245, 0, 56),
+    "brightness_change": (0, 204, 204),
+    "spatial_distortion": (160, 82, 45),
+    "sharpness_contrast": (96, 169, 23),
+}
+LEVEL_ALPHA = {1: 0.2, 2: 0.4, 3: 0.6, 4: 0.8, 5: 1.0}
 
 
 @dataclass(frozen=True)
@@ -72,12 +92,7 @@ class Dataset:
     needs_root: ClassVar[bool] = True
 
     def __init__(self, root: str | Path | None = None, label: str | None = None, **options: Any):
-        self.options = dict(self.option_defaults)
-        for key, value in options.items():
-            if key not in self.option_defaults:
-                known = ", ".join(sorted(self.option_defaults)) or "none"
-                raise IQABenchError(f"dataset {self.name!r} has no option {key!r} (options: {known})")
-            self.options[key] = coerce_option(f"dataset {self.name!r} option {key!r}", value, self.option_defaults[key])
+        self.options = parse_options(f"dataset {self.name!r}", options, self.option_defaults)
         if self.labels:
             chosen = label or self.default_label or next(iter(self.labels))
             if chosen not in self.labels:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .errors import IQABenchError
 from .features import FeatureTable
-from .metrics import correlations, orient, srcc
+from .metrics import correlations, orient, srcc, srcc_columns
 from .ridge import DEFAULT_ALPHAS, RidgePath
 from .splits import Splits
 
@@ -77,9 +77,7 @@ def ridge_over_splits(data: Labelled, splits: Splits, alphas: np.ndarray = DEFAU
             )
         path = data.fit(train)
         vpos, vpred = data.predict(path, val, alphas)
-        yv = data.oriented_labels(vpos)
-        for a in range(len(alphas)):
-            val_srcc[k, a] = srcc(orient(vpred[:, a], data.higher_better), yv)
+        val_srcc[k] = srcc_columns(orient(vpred, data.higher_better), data.oriented_labels(vpos))
         test_preds.append(data.predict(path, test, alphas))
     best, alpha = select_alpha(val_srcc, alphas)
     return {

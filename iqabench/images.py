@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -36,32 +35,30 @@ def load_rgb(path: str | Path, *, allow_gray: bool = False) -> Image.Image:
     if not p.is_file():
         raise ImageError(p, "file does not exist")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as img:
-                img.load()
-                mode = img.mode
-                bits = _bit_depth(img)
-                if bits > 8:
-                    raise ImageError(p, f"{bits}-bit image (mode {mode}); expected 8-bit RGB")
-                if mode in _RGB_MODES:
-                    return img.copy()
-                if mode in ("L", "1") and allow_gray:
-                    return img.convert("RGB")
-                if mode in ("L", "1", "LA"):
-                    raise ImageError(p, f"grayscale image (mode {mode}); expected 8-bit RGB")
-                if mode in ("RGBA", "RGBa", "PA"):
-                    raise ImageError(p, f"image has an alpha channel (mode {mode}); expected 8-bit RGB")
-                if mode in _CONVERTIBLE:
-                    if mode == "P" and "transparency" in img.info:
-                        raise ImageError(p, "palette image with transparency; expected 8-bit RGB")
-                    return img.convert("RGB")
-                raise ImageError(p, f"unsupported image mode {mode}; expected 8-bit RGB")
+        with Image.open(p) as img:
+            img.load()
+            mode = img.mode
+            bits = _bit_depth(img)
+            if bits > 8:
+                raise ImageError(p, f"{bits}-bit image (mode {mode}); expected 8-bit RGB")
+            if mode in _RGB_MODES:
+                return img.copy()
+            if mode in ("L", "1") and allow_gray:
+                return img.convert("RGB")
+            if mode in ("L", "1", "LA"):
+                raise ImageError(p, f"grayscale image (mode {mode}); expected 8-bit RGB")
+            if mode in ("RGBA", "RGBa", "PA"):
+                raise ImageError(p, f"image has an alpha channel (mode {mode}); expected 8-bit RGB")
+            if mode in _CONVERTIBLE:
+                if mode == "P" and "transparency" in img.info:
+                    raise ImageError(p, "palette image with transparency; expected 8-bit RGB")
+                return img.convert("RGB")
+            raise ImageError(p, f"unsupported image mode {mode}; expected 8-bit RGB")
     except ImageError:
         raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         reason = str(exc) or type(exc).__name__
-        if "truncated" in reason:
+        if "truncated" in reason.lower() or "premature end" in reason.lower():
             reason = f"truncated image ({reason})"
         elif "cannot identify image file" in reason:
             reason = "not a readable image (corrupt or unknown format)"
@@ -77,6 +74,9 @@ def _bit_depth(img: Image.Image) -> int:
         if depth is None:
             depth = _png_bit_depth(img)
         return depth
+    if img.format == "BMP" and img.info.get("compression") == 3 and img.mode == "RGB":
+        # 32-bit BMP with bit-field masks: Pillow may drop an alpha mask; the header tells.
+        return 8
     if img.format == "TIFF":
         bps = img.tag_v2.get(258) if hasattr(img, "tag_v2") else None
         if bps:

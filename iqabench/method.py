@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import torch
 
 from .errors import IQABenchError
+from .options import parse_options
 from .paths import existing_file
 from .views import Views
 
@@ -103,40 +104,13 @@ class Method:
 
     # -- helpers ------------------------------------------------------------------------------
     def _parse_options(self, options: dict[str, Any]) -> dict[str, Any]:
-        parsed = dict(self.option_defaults)
-        for key, value in options.items():
-            if key not in self.option_defaults:
-                known = ", ".join(sorted(self.option_defaults)) or "none"
-                raise IQABenchError(f"method {self.name!r} has no option {key!r} (options: {known})")
-            parsed[key] = coerce_option(f"method {self.name!r} option {key!r}", value, self.option_defaults[key])
-        return parsed
+        return parse_options(f"method {self.name!r}", options, self.option_defaults)
 
     def _check_contract(self) -> None:
         if self.kind not in ("features", "scores"):
             raise IQABenchError(f"method {self.name!r}: kind must be 'features' or 'scores', not {self.kind!r}")
         if self.kind == "scores" and len(self.views.scales) != 1:
             raise IQABenchError(f"method {self.name!r}: a scores method must use a single scale")
-
-
-def coerce_option(what: str, value: Any, default: Any) -> Any:
-    """Convert a command-line string to the type of ``default``; one-line error on failure."""
-    if not isinstance(value, str) or default is None or isinstance(default, str):
-        return value
-    try:
-        if isinstance(default, bool):
-            low = value.strip().lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-    except ValueError:
-        raise IQABenchError(f"{what}: {value!r} is not a valid {type(default).__name__}") from None
-    return value
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

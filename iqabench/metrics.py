@@ -28,6 +28,20 @@ def srcc(pred: np.ndarray, label: np.ndarray) -> float:
     return _nan_if_constant(pred, label, lambda a, b: stats.spearmanr(a, b).statistic)
 
 
+def srcc_columns(preds: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """SRCC of every column of ``preds`` (m × k) with ``label``, vectorised (ties get average ranks)."""
+    p = np.asarray(preds, dtype=np.float64)
+    if p.ndim != 2 or len(p) < 2:
+        return np.full(p.shape[-1] if p.ndim == 2 else 1, np.nan)
+    rp = stats.rankdata(p, axis=0)
+    ry = stats.rankdata(np.asarray(label, dtype=np.float64))
+    rp -= rp.mean(axis=0)
+    ry -= ry.mean()
+    denom = np.sqrt((rp**2).sum(axis=0) * (ry**2).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, (rp * ry[:, None]).sum(axis=0) / denom, np.nan)
+
+
 def krcc(pred: np.ndarray, label: np.ndarray) -> float:
     return _nan_if_constant(pred, label, lambda a, b: stats.kendalltau(a, b).statistic)
 

@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 from .dataset import Dataset
 from .errors import IQABenchError
 from .features import FeatureTable, extract_features
-from .method import Method, coerce_option
+from .method import Method
+from .options import parse_options
 from .splits import Splits
 
 log = logging.getLogger("iqabench")
@@ -32,12 +33,7 @@ class Protocol:
     needs_labels: ClassVar[bool] = True
 
     def __init__(self, **options: Any):
-        self.options = dict(self.option_defaults)
-        for key, value in options.items():
-            if key not in self.option_defaults:
-                known = ", ".join(sorted(self.option_defaults)) or "none"
-                raise IQABenchError(f"protocol {self.name!r} has no option {key!r} (options: {known})")
-            self.options[key] = coerce_option(f"protocol {self.name!r} option {key!r}", value, self.option_defaults[key])
+        self.options = parse_options(f"protocol {self.name!r}", options, self.option_defaults)
 
     def check(self, ctx: RunContext) -> None:
         n = len(ctx.datasets)
@@ -72,6 +68,7 @@ class RunContext:
     batch_size: int | None = None
     splits_file: Splits | None = None  # --splits FILE, for a single dataset
     cache: Any = None  # iqabench.cache.FeatureCache factory, or None to extract every time
+    data_root: str | None = None  # --data-root, for datasets a protocol builds itself (e.g. gmad's regressor data)
     _features: dict[tuple[int, int], FeatureTable] = field(default_factory=dict)
 
     def features(self, method: Method, dataset: Dataset) -> FeatureTable:

@@ -195,9 +195,9 @@ def load_runs(runs_dir: str | Path) -> list[RunRecord]:
     if not runs.is_dir():
         raise IQABenchError(f"runs folder {str(runs)!r} does not exist (run 'iqabench run ...' first)")
     records = []
-    for path in sorted(p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        f = path / "result.json"
-        if not f.is_file():
+    # Run folders may be grouped in sub-folders (e.g. runs/demo/); half-written ones start with ".tmp-".
+    for f in sorted(runs.rglob("result.json")):
+        if any(part.startswith(".") for part in f.relative_to(runs).parts):
             continue
         try:
             data = json.loads(f.read_text())
@@ -205,6 +205,6 @@ def load_runs(runs_dir: str | Path) -> list[RunRecord]:
             raise IQABenchError(f"run file {str(f)!r} cannot be read: {exc}") from exc
         if data.get("schema") != SCHEMA_VERSION:
             raise IQABenchError(f"run file {str(f)!r} has schema {data.get('schema')!r}; expected {SCHEMA_VERSION}")
-        records.append(RunRecord(path, data))
+        records.append(RunRecord(f.parent, data))
     records.sort(key=lambda r: (r.data.get("finished", ""), r.run_id))
     return records

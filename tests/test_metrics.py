@@ -24,3 +24,20 @@ def test_logistic_plcc_at_least_linear_for_sigmoid_relation():
 def test_degenerate_inputs_are_nan_not_errors():
     assert np.isnan(srcc(np.ones(5), np.arange(5)))
     assert np.isnan(plcc_logistic(np.ones(10), np.arange(10)))
+
+
+def test_vectorised_srcc_matches_scipy_with_ties():
+    from scipy.stats import spearmanr
+
+    from iqabench.metrics import srcc_columns
+
+    rng = np.random.default_rng(3)
+    preds = np.round(rng.normal(size=(60, 7)), 1)  # rounding creates ties
+    preds[:, 3] = 1.0  # a constant column is NaN, as spearmanr
+    label = np.round(rng.normal(size=60), 1)
+    ours = srcc_columns(preds, label)
+    for j in range(7):
+        if j == 3:
+            assert np.isnan(ours[j])
+        else:
+            assert abs(ours[j] - spearmanr(preds[:, j], label).statistic) < 1e-12

@@ -21,6 +21,10 @@ COMMANDS = {
     "run": "iqabench.cli.run_cmd:run_cmd",
     "report": "iqabench.cli.report_cmd:report_cmd",
     "demo": "iqabench.cli.demo_cmd:demo_cmd",
+    "degrade": "iqabench.cli.degrade_cmd:degrade_cmd",
+    "datasets": "iqabench.cli.datasets_cmd:datasets_cmd",
+    "train": "iqabench.cli.train_cmd:train_cmd",
+    "cache": "iqabench.cli.cache_cmd:cache_cmd",
 }
 
 
@@ -55,15 +59,24 @@ def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     ctx.obj["quiet"] = quiet
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        format="%(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[handler], force=True)
     from .. import progress
 
     progress.set_enabled(not quiet)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (tests capture and replace it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -72,7 +85,9 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="iqabench", standalone_mode=False, obj={"argv": list(args)})
+        code = cli.main(args=args, prog_name="iqabench", standalone_mode=False, obj={"argv": list(args)})
+        if isinstance(code, int) and code != 0:  # ctx.exit(n) returns n when standalone_mode is off
+            sys.exit(code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

@@ -1,0 +1,441 @@
+"""Machinery shared by the built-in dataset adapters.
+
+* :class:`AnnotatedDataset`: the base of every adapter. An adapter implements
+  :meth:`AnnotatedDataset.read_index` (the annotation rows as the authors wrote them, before
+  strict validation, with a ``_loc`` column naming the file and line of each row) and
+  :meth:`AnnotatedDataset.annotation_files`; the base turns row problems into one-line errors,
+  makes the splits (shipped file, generator or an adapter's official split) and checks them
+  against the index, and tells the user when a data root holds a different dataset.
+* Readers for CSV/text, MATLAB and Excel annotation files whose errors name the file, the
+  column or the row.
+* :class:`CaseResolver`: finds files whose folder or file names differ in case between copies
+  (CSIQ, TID2013).
+
+The hooks read by :mod:`iqabench.dataset_check` (``expected_count``, ``expected_refs``,
+``label_bounds``, ``annotation_files``, ``read_index``, ``count_problems``) are defined here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from iqabench.dataset import Dataset
+from iqabench.dataset_check import row_problems
+from iqabench.errors import IQABenchError
+from iqabench.paths import data_root as resolve_data_root
+from iqabench.splits import Splits, generate_splits, read_splits_csv
+
+# The adapters shipped with iqabench: probed to tell the user which dataset a wrong root holds.
+BUILTIN_DATASETS = (
+    "live",
+    "csiq",
+    "tid2013",
+    "kadid10k",
+    "koniq10k",
+    "spaq",
+    "flive",
+    "clive",
+    "kadis700k",
+    "waterloo",
+)
+SHIPPED_SPLITS_MAX = 10  # the shipped split files hold split_01..split_10 (seed 0)
+
+
+class AnnotatedDataset(Dataset):
+    """A dataset read from the files its authors distribute."""
+
+    # Totals of a complete copy, compared by `iqabench datasets check` (None: not pinned).
+    expected_count: ClassVar[int | None] = None
+    expected_refs: ClassVar[int | None] = None
+    # Bounds `check` accepts per label where a correct copy leaves the nominal ScoreSpec range.
+    label_bounds: ClassVar[dict[str, tuple[float, float]]] = {}
+    # File name under datasets/splits/ holding the seed-0 splits (KADID-10k, TID2013).
+    shipped_splits: ClassVar[str | None] = None
+    # Distortion type -> KADID group, shown by `describe` (documented per adapter).
+    type_groups: ClassVar[dict[str, str]] = {}
+
+    # -- to implement -------------------------------------------------------------------------
+    def annotation_files(self) -> list[Path]:
+        """The annotation files this copy is read from (all must exist)."""
+        return []
+
+    def read_index(self) -> pd.DataFrame:
+        """Annotation rows in the annotation file's order; may still hold duplicates or bad labels."""
+        raise NotImplementedError
+
+    def arniqa_order(self) -> tuple[str, bool]:
+        """(the annotation file whose row order ARNIQA's split files index, documented?).
+
+        Raises when this copy is read from a file whose order is not known to be that one."""
+        raise IQABenchError(f"dataset {self.name!r}: ARNIQA publishes no split files for it")
+
+    # -- provided -----------------------------------------------------------------------------
+    def load_index(self) -> pd.DataFrame:
+        frame = self.read_index()
+        problems = row_problems(frame, labelled=self.labelled)
+        if problems:
+            extra = f" (and {len(problems) - 1} more problem(s); run `iqabench datasets check {self.name}`)"
+            raise IQABenchError(
+                f"dataset {self.name!r}: {problems[0].message}" + (extra if len(problems) > 1 else "")
+            )
+        frame = frame.copy()
+        if self.labelled:
+            frame["score"] = [float(v) for v in frame["score"]]
+        return frame.drop(columns=[c for c in frame.columns if c.startswith("_")])
+
+    def count_problems(self, index: pd.DataFrame) -> list[str]:
+        """Differences from the totals of a complete copy (one line each)."""
+        out = []
+        if self.expected_count is not None and len(index) != self.expected_count:
+            out.append(f"the copy lists {len(index)} images; a complete copy has {self.expected_count}")
+        if self.expected_refs is not None and index["ref"].notna().any():
+            n_refs = int(index["ref"].nunique())
+            if n_refs != self.expected_refs:
+                out.append(f"the copy has {n_refs} references; a complete copy has {self.expected_refs}")
+        return out
+
+    def card(self) -> dict[str, Any]:
+        card = super().card()
+        card["annotation_files"] = [str(f) for f in self.annotation_files()]
+        return card
+
+    def for_description(self) -> AnnotatedDataset:
+        """A twin whose index is cheap to build, used by `datasets describe` (SPAQ skips its resizing)."""
+        return self
+
+    def error(self, message: str) -> IQABenchError:
+        return IQABenchError(f"dataset {self.name!r}: {message}")
+
+    def option_choice(self, key: str, choices: Sequence[str]) -> str:
+        value = str(self.options[key])
+        if value not in choices:
+            raise self.error(f"option {key!r} must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    # -- splits -------------------------------------------------------------------------------
+    def splits(self, seed: int = 0, n_splits: int = 10) -> Splits:
+        if not self.labelled:
+            raise self.error("has no labels, so it has no train/val/test splits")
+        made = self.make_splits(seed, n_splits)
+        check_splits(made, self.index(), self.name, complete=made.source.startswith("shipped"))
+        return made
+
+    def make_splits(self, seed: int, n_splits: int) -> Splits:
+        """The seed-0 shipped file where there is one, else :func:`iqabench.splits.generate_splits`."""
+        if self.shipped_splits and seed == 0 and n_splits <= SHIPPED_SPLITS_MAX:
+            return take_splits(read_shipped_splits(self.shipped_splits), n_splits)
+        return generate_splits(
+            self.index(), n_splits=n_splits, seed=seed, by_reference=self.split_by_reference
+        )
+
+    # -- locating the root --------------------------------------------------------------------
+    def locate_root(self, root: str | Path | None) -> Path:
+        try:
+            return super().locate_root(root)
+        except IQABenchError as exc:
+            base = resolve_data_root(root)
+            if base is None:
+                raise
+            # Folder names differ in case between copies (e.g. `kadid10k` vs `KADID10K`).
+            wanted = {f.lower() for f in self.folder_names or (self.name,)}
+            for child in sorted(base.iterdir()):
+                if child.is_dir() and child.name.lower() in wanted and self.looks_like_root(child):
+                    return child
+            other = looks_like_other(base, self.name)
+            if other:
+                raise IQABenchError(
+                    f"{exc}; {str(base)!r} holds a {other!r} copy, not {self.name!r}"
+                ) from None
+            raise
+
+
+def looks_like_other(folder: Path, name: str) -> str | None:
+    """The built-in dataset that ``folder`` holds, other than ``name`` (None when none matches)."""
+    from iqabench.registry import datasets
+
+    for other in BUILTIN_DATASETS:
+        if other == name or other not in datasets:
+            continue
+        cls = datasets.get(other)
+        try:
+            if cls.looks_like_root(folder):
+                return other
+        except (OSError, TypeError):
+            continue
+    return None
+
+
+# -- splits helpers ----------------------------------------------------------------------------
+def read_shipped_splits(file_name: str) -> Splits:
+    ref = resources.files("iqabench.datasets").joinpath("splits", file_name)
+    with resources.as_file(ref) as path:
+        if not Path(path).is_file():
+            raise IQABenchError(
+                f"shipped split file datasets/splits/{file_name} is missing from the installation"
+            )
+        return read_splits_csv(path, source=f"shipped datasets/splits/{file_name}")
+
+
+def take_splits(splits: Splits, n_splits: int) -> Splits:
+    """The first ``n_splits`` splits (a generated split k depends only on the seed and k)."""
+    cols = splits.columns[: max(1, n_splits)]
+    return Splits(splits.table[["image_id", *cols]], splits.source, dict(splits.meta))
+
+
+def check_splits(splits: Splits, index: pd.DataFrame, name: str, *, complete: bool) -> None:
+    """Every split id must be in the index; for a file (``complete``), every image must be in the file."""
+    try:
+        splits.check_against(index, name)
+    except IQABenchError as exc:
+        raise IQABenchError(f"{exc}; is the copy incomplete? run `iqabench datasets check {name}`") from None
+    if complete:
+        listed = set(splits.table["image_id"])
+        absent = [i for i in index["image_id"] if i not in listed]
+        if absent:
+            raise IQABenchError(
+                f"dataset {name!r}: image {absent[0]!r} is not in the split file ({splits.source})"
+                + (f" ({len(absent)} images absent)" if len(absent) > 1 else "")
+            )
+
+
+# -- annotation readers ------------------------------------------------------------------------
+def require_file(dataset: str, path: Path, what: str = "annotation file") -> Path:
+    if not path.is_file():
+        state = "does not exist" if not path.exists() else "is not a file"
+        raise IQABenchError(f"dataset {dataset!r}: {what} {str(path)!r} {state}")
+    return path
+
+
+def first_existing(*paths: Path) -> Path:
+    """The first of ``paths`` that is a file, else the first (so the error names the canonical place)."""
+    for p in paths:
+        if p.is_file():
+            return p
+    return paths[0]
+
+
+def read_table(
+    dataset: str,
+    path: Path,
+    required: Sequence[str],
+    *,
+    sep: str = ",",
+    header: bool = True,
+    names: Sequence[str] = (),
+) -> pd.DataFrame:
+    """A CSV/text annotation file as strings, with a ``_loc`` column naming each row's line."""
+    require_file(dataset, path)
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            header=0 if header else None,
+            names=list(names) or None,
+            skipinitialspace=True,
+            skip_blank_lines=True,
+            encoding="utf-8-sig",
+            engine="python" if sep not in (",", "\t") else "c",
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise IQABenchError(
+            f"dataset {dataset!r}: {str(path)!r} cannot be read as a table: {_one_line(exc)}"
+        ) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise IQABenchError(
+            f"dataset {dataset!r}: {str(path)!r} lacks column(s) {', '.join(missing)} "
+            f"(columns: {', '.join(frame.columns)})"
+        )
+    first = 2 if header else 1
+    frame["_loc"] = _line_locs(path, len(frame), first)
+    return frame
+
+
+def _line_locs(path: Path, n: int, first: int) -> list[str]:
+    # Blank lines are skipped by the reader; data lines are numbered as the file counts them.
+    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    numbers = [i + 1 for i, line in enumerate(lines) if line.strip()][first - 1 :]
+    if len(numbers) != n:  # quoted multi-line fields: fall back to row numbers
+        return [f"{str(path)!r} row {i + 1}" for i in range(n)]
+    return [f"{str(path)!r} line {k}" for k in numbers]
+
+
+def read_excel_sheet(dataset: str, path: Path, required: Sequence[str], sheet: str | int = 0) -> pd.DataFrame:
+    """An .xlsx sheet (first row = header) with a ``_loc`` column naming each row."""
+    require_file(dataset, path)
+    try:
+        frame = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
+    except ValueError as exc:
+        if isinstance(sheet, str) and "not found" in str(exc).lower():
+            names = _sheet_names(path)
+            raise IQABenchError(
+                f"dataset {dataset!r}: {str(path)!r} has no sheet {sheet!r} (sheets: {', '.join(names)})"
+            ) from None
+        raise IQABenchError(
+            f"dataset {dataset!r}: {str(path)!r} cannot be read as .xlsx: {_one_line(exc)}"
+        ) from None
+    except Exception as exc:  # openpyxl raises zipfile/KeyError/... for a broken workbook
+        raise IQABenchError(
+            f"dataset {dataset!r}: {str(path)!r} cannot be read as .xlsx: {_one_line(exc)}"
+        ) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise IQABenchError(
+            f"dataset {dataset!r}: {str(path)!r} lacks column(s) {', '.join(missing)} "
+            f"(columns: {', '.join(frame.columns)})"
+        )
+    frame = frame.dropna(how="all")  # empty rows; the kept rows keep their spreadsheet row numbers
+    label = f" sheet {sheet!r}" if isinstance(sheet, str) else ""
+    frame["_loc"] = [f"{str(path)!r}{label} row {int(i) + 2}" for i in frame.index]
+    return frame.reset_index(drop=True)
+
+
+def _sheet_names(path: Path) -> list[str]:
+    try:
+        import openpyxl
+
+        return list(openpyxl.load_workbook(path, read_only=True).sheetnames)
+    except Exception:
+        return []
+
+
+def read_mat(dataset: str, path: Path, keys: Iterable[str]) -> dict[str, Any]:
+    """Variables of a MATLAB (v4-v7.2) file; one-line errors for a missing file or variable."""
+    import scipy.io
+
+    require_file(dataset, path)
+    try:
+        data = scipy.io.loadmat(path)
+    except NotImplementedError:
+        raise IQABenchError(
+            f"dataset {dataset!r}: {str(path)!r} is a MATLAB v7.3 (HDF5) file; the release files are v5, "
+            "re-save it with save(..., '-v7')"
+        ) from None
+    except Exception as exc:  # scipy raises ValueError/TypeError/OSError for corrupt files
+        raise IQABenchError(
+            f"dataset {dataset!r}: {str(path)!r} cannot be read as a MATLAB file: {_one_line(exc)}"
+        ) from None
+    variables = [k for k in data if not k.startswith("__")]
+    missing = [k for k in keys if k not in data]
+    if missing:
+        raise IQABenchError(
+            f"dataset {dataset!r}: {str(path)!r} lacks variable(s) {', '.join(missing)} "
+            f"(variables: {', '.join(variables) or 'none'})"
+        )
+    return data
+
+
+def mat_numbers(dataset: str, path: Path, key: str, value: Any) -> np.ndarray:
+    try:
+        return np.asarray(value, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise IQABenchError(f"dataset {dataset!r}: {str(path)!r} variable {key!r} is not numeric") from None
+
+
+def mat_strings(dataset: str, path: Path, key: str, value: Any) -> list[str]:
+    """A MATLAB cell array of strings (or a char matrix) as a list of str."""
+    arr = np.asarray(value)
+    if arr.dtype.kind == "U":  # char matrix: one row per string
+        return (
+            ["".join(row).strip() for row in np.atleast_2d(arr)]
+            if arr.ndim > 1
+            else [str(arr.item()).strip()]
+        )
+    if arr.dtype != object:
+        raise IQABenchError(
+            f"dataset {dataset!r}: {str(path)!r} variable {key!r} is not a cell array of names"
+        )
+    out = []
+    for cell in arr.ravel():
+        inner = np.asarray(cell).ravel()
+        if inner.size != 1 or inner.dtype.kind != "U":
+            raise IQABenchError(
+                f"dataset {dataset!r}: {str(path)!r} variable {key!r} holds a non-string cell {cell!r}"
+            )
+        out.append(str(inner[0]).strip())
+    return out
+
+
+def cell_text(value: Any) -> str:
+    """A spreadsheet cell as text: integral floats lose their ``.0`` (CSIQ's reference ``1600``)."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer():
+            return str(int(value))
+    return str(value).strip()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().replace("\n", " ")
+    return text[:300] or type(exc).__name__
+
+
+# -- files -------------------------------------------------------------------------------------
+class CaseResolver:
+    """Resolves relative paths whose folder or file names may differ in case between copies.
+
+    Each folder is listed once; an exact name wins over a case-insensitive match."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._listings: dict[Path, tuple[set[str], dict[str, str]]] = {}
+
+    def _listing(self, folder: Path) -> tuple[set[str], dict[str, str]]:
+        if folder not in self._listings:
+            try:
+                names = sorted(os.listdir(folder))
+            except OSError:
+                names = []
+            lower: dict[str, str] = {}
+            for n in names:
+                lower.setdefault(n.lower(), n)
+            self._listings[folder] = (set(names), lower)
+        return self._listings[folder]
+
+    def _walk(self, rel: str) -> tuple[Path, list[str]]:
+        """The deepest existing path for ``rel`` and the components not found below it."""
+        cur = self.root
+        parts = rel.split("/")
+        for i, part in enumerate(parts):
+            exact, lower = self._listing(cur)
+            if part in exact:
+                cur = cur / part
+            elif part.lower() in lower:
+                cur = cur / lower[part.lower()]
+            else:
+                return cur, parts[i:]
+        return cur, []
+
+    def find(self, rel: str) -> Path | None:
+        found, rest = self._walk(rel)
+        return None if rest else found
+
+    def path(self, rel: str) -> Path:
+        """The file found for ``rel``; else the folders found plus the canonical rest (reported as missing)."""
+        found, rest = self._walk(rel)
+        return found.joinpath(*rest)
+
+    def folder(self, rel: str) -> Path | None:
+        found = self.find(rel)
+        return found if found is not None and found.is_dir() else None
+
+
+def index_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Index rows -> DataFrame with the index columns first (``level`` may be None)."""
+    columns = ["image_id", "path", "score", "ref", "dist_type", "dist_group", "level", "ref_path", "_loc"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["level"] = pd.array(frame["level"], dtype="Int64")
+    return frame

@@ -1,0 +1,229 @@
+"""Is this copy of a dataset complete and intact? (``iqabench datasets check``)
+
+Works on any :class:`iqabench.dataset.Dataset`. Adapters may add these optional hooks (the
+built-in adapters get them from ``iqabench.datasets._common.AnnotatedDataset``):
+
+``annotation_files()``      files that must exist (checked first; nothing else runs without them)
+``read_index()``            the annotation rows before strict validation: may hold duplicate rows and
+                            bad labels, which are then reported one per line; an optional ``_loc``
+                            column names the file and line of each row (default: ``load_index()``)
+``expected_count``          images of a complete copy (class attribute; None = not pinned)
+``count_problems(index)``   differences from a complete copy (default: compare ``expected_count``)
+``label_bounds``            {label: (lo, hi)}: bounds a correct copy stays in, where they are wider
+                            than the nominal :class:`~iqabench.dataset.ScoreSpec` range
+
+A copy with fewer or more images than a complete one is reported as a ``count`` problem: a subset
+loads and runs, but ``check`` says it is not the published dataset.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import IQABenchError
+from .images import ImageError, load_rgb
+
+KINDS = ("root", "annotation", "index", "count", "duplicate", "label", "image")
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # one of KINDS
+    message: str
+
+    def line(self) -> str:
+        return f"{self.kind}: {self.message}"
+
+
+@dataclass
+class CheckReport:
+    dataset: str
+    root: str | None = None
+    n_rows: int = 0
+    n_references: int | None = None
+    n_files: int = 0  # image files looked at (index images and reference images)
+    decoded: bool = True
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for p in self.problems:
+            out[p.kind] = out.get(p.kind, 0) + 1
+        return out
+
+    def verdict(self) -> str:
+        what = "decoded" if self.decoded else "present (not decoded)"
+        refs = f", {self.n_references} references" if self.n_references else ""
+        if self.ok:
+            return f"{self.dataset}: OK: {self.n_rows} images{refs}; all {self.n_files} image files {what}"
+        kinds = ", ".join(f"{n} {k}" for k, n in self.counts().items())
+        return f"{self.dataset}: BROKEN: {len(self.problems)} problem(s) ({kinds})"
+
+
+# -- row-level checks (also used by the adapters' strict loading) ------------------------------
+def label_problem(value: Any) -> str | None:
+    """Why ``value`` is not a usable label, or None."""
+    if value is None:
+        return "label is missing"
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "" or text.lower() in ("nan", "na", "n/a", "null"):
+            return "label is missing"
+        try:
+            number = float(text)
+        except ValueError:
+            return f"label {value!r} is not a number"
+    else:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return f"label {value!r} is not a number"
+    if math.isnan(number):
+        return "label is missing (NaN)"
+    if math.isinf(number):
+        return f"label {value!r} is not finite"
+    return None
+
+
+def _where(frame: pd.DataFrame, i: int) -> str:
+    if "_loc" in frame.columns and isinstance(frame["_loc"].iloc[i], str):
+        return f"{frame['_loc'].iloc[i]} (image {frame['image_id'].iloc[i]!r})"
+    return f"image {frame['image_id'].iloc[i]!r}"
+
+
+def row_problems(frame: pd.DataFrame, *, labelled: bool) -> list[Problem]:
+    """Duplicate rows and unusable labels, in row order."""
+    out: list[Problem] = []
+    first_row: dict[str, int] = {}
+    ids = frame["image_id"].astype(str).tolist()
+    for i, image_id in enumerate(ids):
+        if image_id in first_row:
+            j = first_row[image_id]
+            where = frame["_loc"].iloc[i] if "_loc" in frame.columns else f"row {i + 1}"
+            first = frame["_loc"].iloc[j] if "_loc" in frame.columns else f"row {j + 1}"
+            out.append(Problem("duplicate", f"{where} repeats image {image_id!r} (first at {first})"))
+        else:
+            first_row[image_id] = i
+    if labelled:
+        for i, value in enumerate(frame["score"].tolist()):
+            why = label_problem(value)
+            if why:
+                out.append(Problem("label", f"{_where(frame, i)}: {why}"))
+    return out
+
+
+def bound_problems(frame: pd.DataFrame, lo: float, hi: float, label: str) -> list[Problem]:
+    scores = pd.to_numeric(frame["score"], errors="coerce")
+    out = []
+    for i, value in enumerate(scores.tolist()):
+        if not math.isnan(value) and not (lo <= value <= hi):
+            out.append(Problem("label", f"{_where(frame, i)}: {label} {value:g} is outside {lo:g}..{hi:g}"))
+    return out
+
+
+# -- the check ---------------------------------------------------------------------------------
+def check_dataset(
+    ds: Any,
+    *,
+    decode: bool = True,
+    workers: int | None = None,
+    progress: Callable[..., Any] | None = None,
+) -> CheckReport:
+    """Check a dataset copy; every problem becomes one :class:`Problem` (nothing is raised)."""
+    report = CheckReport(dataset=ds.name, decoded=decode)
+    try:
+        report.root = str(ds.root)
+    except IQABenchError as exc:
+        report.problems.append(Problem("root", str(exc)))
+        return report
+
+    annotation_files = getattr(ds, "annotation_files", None)
+    if annotation_files is not None:
+        try:
+            files = list(annotation_files())
+        except IQABenchError as exc:
+            report.problems.append(Problem("annotation", str(exc)))
+            return report
+        missing = [f for f in files if not Path(f).is_file()]
+        for f in missing:
+            report.problems.append(Problem("annotation", f"annotation file {str(f)!r} does not exist"))
+        if missing:
+            return report
+
+    reader = getattr(ds, "read_index", None) or ds.load_index
+    try:
+        frame = reader()
+    except IQABenchError as exc:
+        report.problems.append(Problem("index", str(exc)))
+        return report
+    frame = frame.reset_index(drop=True)
+    report.n_rows = int(len(frame))
+    if "ref" in frame.columns and frame["ref"].notna().any():
+        report.n_references = int(frame["ref"].dropna().nunique())
+
+    counter = getattr(ds, "count_problems", None)
+    if counter is not None:
+        report.problems += [Problem("count", m) for m in counter(frame)]
+    elif getattr(ds, "expected_count", None) is not None and len(frame) != ds.expected_count:
+        report.problems.append(
+            Problem("count", f"the copy lists {len(frame)} images; a complete copy has {ds.expected_count}")
+        )
+
+    labelled = bool(getattr(ds, "labelled", False))
+    report.problems += row_problems(frame, labelled=labelled)
+    if labelled and ds.score_spec is not None:
+        bounds = getattr(ds, "label_bounds", {}).get(ds.label, ds.score_spec.range)
+        report.problems += bound_problems(frame, float(bounds[0]), float(bounds[1]), ds.label)
+
+    paths = list(dict.fromkeys(str(p) for p in frame["path"].tolist()))
+    if "ref_path" in frame.columns:
+        paths += [
+            p
+            for p in dict.fromkeys(str(p) for p in frame["ref_path"].dropna().tolist())
+            if p not in set(paths)
+        ]
+    report.n_files = len(paths)
+    report.problems += image_problems(paths, decode=decode, workers=workers, progress=progress)
+    return report
+
+
+def _probe(path: str, decode: bool) -> str | None:
+    if not decode:
+        return None if os.path.isfile(path) else str(ImageError(path, "file does not exist"))
+    try:
+        load_rgb(path)
+    except ImageError as exc:
+        return str(exc)
+    except Exception as exc:  # a decoder crash is a broken file too, never a crash of the check
+        return str(ImageError(path, f"{type(exc).__name__}: {exc}"))
+    return None
+
+
+def image_problems(
+    paths: list[str],
+    *,
+    decode: bool = True,
+    workers: int | None = None,
+    progress: Callable[..., Any] | None = None,
+) -> list[Problem]:
+    """Missing, unreadable, corrupt or non-RGB-8-bit images (via :func:`iqabench.images.load_rgb`), in order."""
+    workers = workers or min(8, os.cpu_count() or 1)
+    results: list[str | None]
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # decoding releases the GIL
+        mapped = pool.map(lambda p: _probe(p, decode), paths)
+        if progress is not None:
+            mapped = progress(mapped, total=len(paths), desc="checking images", unit="img")
+        results = list(mapped)
+    return [Problem("image", r) for r in results if r]

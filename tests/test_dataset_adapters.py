@@ -1,0 +1,411 @@
+"""The real-dataset adapters on tiny copies in the original formats: index content, check, describe."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from iqabench import registry
+from iqabench.dataset import DIST_GROUPS
+from iqabench.errors import IQABenchError
+from tests.fixtures.dataset_fixtures import BUILDERS, LABELLED, LIVE_REFS, build, install
+
+VARIANTS = [
+    ("live", {"layout": "mat"}),
+    ("live", {"layout": "txt"}),
+    ("csiq", {"layout": "xlsx"}),
+    ("csiq", {"layout": "txt"}),
+    ("tid2013", {}),
+    ("kadid10k", {}),
+    ("koniq10k", {}),
+    ("spaq", {}),
+    ("flive", {"layout": "root"}),
+    ("flive", {"layout": "database"}),
+    ("clive", {}),
+    ("kadis700k", {}),
+    ("waterloo", {"layout": "a"}),
+    ("waterloo", {"layout": "b"}),
+]
+IDS = [f"{n}-{kw.get('layout', 'default')}" for n, kw in VARIANTS]
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    monkeypatch.setenv(
+        "IQABENCH_HOME", str(tmp_path / "home")
+    )  # SPAQ's prepared copies stay in the test folder
+
+
+def dataset(name, fx, **kw):
+    return registry.datasets.get(name)(root=fx.data_root, **kw)
+
+
+def problem_lines(out: str) -> list[str]:
+    return [
+        line
+        for line in out.splitlines()
+        if line.split(":", 1)[0] in ("root", "annotation", "index", "count", "duplicate", "label", "image")
+    ]
+
+
+def expected_count_lines(name, fx) -> list[str]:
+    cls = registry.datasets.get(name)
+    if name == "waterloo":
+        return [
+            "count: the copy has 4 pristine images; a complete copy has 4744",
+            "count: the copy lists 80 distorted images; a complete copy has 94880",
+        ]
+    lines = []
+    if cls.expected_count is not None:
+        lines.append(f"count: the copy lists {fx.n_images} images; a complete copy has {cls.expected_count}")
+    if fx.n_refs and getattr(cls, "expected_refs", None):
+        lines.append(f"count: the copy has {fx.n_refs} references; a complete copy has {cls.expected_refs}")
+    return lines
+
+
+@pytest.mark.parametrize("name,kw", VARIANTS, ids=IDS)
+def test_check_reports_a_tiny_copy_by_its_count_only(cli, tmp_path, monkeypatch, name, kw):
+    fx = install(name, tmp_path / "data", monkeypatch, **kw)
+    r = cli("datasets", "check", name, "--data-root", str(fx.data_root))
+    expected = expected_count_lines(name, fx)
+    assert problem_lines(r.out) == expected, r
+    assert r.code == (1 if expected else 0), r
+    verdict = r.out.strip().splitlines()[-1]
+    assert verdict.startswith(f"{name}: BROKEN" if expected else f"{name}: OK"), r
+
+
+@pytest.mark.parametrize("name,kw", VARIANTS, ids=IDS)
+def test_check_passes_when_the_copy_is_declared_complete(cli, tmp_path, monkeypatch, name, kw):
+    fx = install(name, tmp_path / "data", monkeypatch, complete=True, **kw)
+    r = cli("datasets", "check", name, "--data-root", str(fx.data_root))
+    assert r.code == 0, r
+    assert problem_lines(r.out) == []
+    n_files = len(set(map(str, fx.image_paths))) + (fx.n_refs or 0) * (name != "waterloo")
+    assert r.out.strip().splitlines()[-1].startswith(f"{name}: OK: {fx.n_images} images")
+    assert f"all {n_files} image files decoded" in r.out, r
+
+
+@pytest.mark.parametrize("name,kw", VARIANTS, ids=IDS)
+def test_index_contract_and_image_order(tmp_path, monkeypatch, name, kw):
+    fx = install(name, tmp_path / "data", monkeypatch, **kw)
+    ds = dataset(name, fx)
+    idx = ds.index()
+    assert len(idx) == fx.n_images
+    paths = idx["source_path"] if name == "spaq" else idx["path"]  # SPAQ's paths point at resized copies
+    assert [os.path.realpath(p) for p in paths] == [os.path.realpath(p) for p in fx.image_paths]
+    assert all(Image.open(p).size for p in idx["path"])  # every indexed file exists and opens
+    assert idx["image_id"].is_unique
+    assert set(idx["dist_group"].dropna()) <= set(DIST_GROUPS)
+    assert [c for c in idx.columns if c.startswith("_")] == []
+    if name in LABELLED:
+        assert idx["score"].notna().all() and ds.labelled
+        lo, hi = ds.score_spec.range
+        assert idx["score"].between(lo, hi).all()
+    else:
+        assert idx["score"].isna().all() and not ds.labelled
+    if fx.n_refs:
+        assert idx["ref"].nunique() == fx.n_refs
+        assert idx["ref_path"].dropna().map(os.path.isfile).all()
+
+
+def test_live_mat_and_txt_layouts_agree_and_drop_reference_copies(tmp_path, monkeypatch):
+    mat = install("live", tmp_path / "m", monkeypatch, layout="mat")
+    txt = build("live", tmp_path / "t", layout="txt")
+    a = dataset("live", mat).index()
+    b = dataset("live", txt).index()
+    assert a["image_id"].tolist() == b["image_id"].tolist()
+    assert np.allclose(a["score"], b["score"])
+    assert a["ref"].tolist() == b["ref"].tolist()
+    # jp2k entry 3 and jpeg entry 7 and fastfading entry 7 are reference copies (orgs == 1)
+    assert a["image_id"].tolist()[:7] == [
+        "jp2k/img1.bmp",
+        "jp2k/img2.bmp",
+        "jp2k/img4.bmp",
+        "jp2k/img5.bmp",
+        "jp2k/img6.bmp",
+        "jp2k/img7.bmp",
+        "jpeg/img1.bmp",
+    ]
+    assert a["image_id"].iloc[-1] == "fastfading/img6.bmp"
+    assert a["ref"].tolist()[:6] == LIVE_REFS
+    assert a["dist_type"].unique().tolist() == ["jp2k", "jpeg", "wn", "gblur", "fastfading"]
+    assert a.groupby("dist_type", sort=False)["dist_group"].first().to_dict() == {
+        "jp2k": "jpeg",
+        "jpeg": "jpeg",
+        "wn": "noise",
+        "gblur": "blur",
+        "fastfading": "jpeg",
+    }
+    live = registry.datasets.get("live")
+    assert live.default_label == "dmos_realigned" and not live.labels["dmos_realigned"].higher_better
+    # --label dmos reads the original DMOS of dmos.mat
+    original = dataset("live", mat, label="dmos").index()
+    realigned = np.round(original["score"] * 1.1 - 3, 4)
+    assert np.allclose(realigned, a["score"])
+    with pytest.raises(IQABenchError, match="label 'dmos' .* needs dmos.mat"):
+        dataset("live", txt, label="dmos").index()
+
+
+def test_csiq_canonical_ids_whatever_the_case_on_disk(tmp_path):
+    x = build("csiq", tmp_path / "x", layout="xlsx")
+    t = build("csiq", tmp_path / "t", layout="txt")  # dst_imgs/AWGN/, dst_imgs/BLUR/, ...
+    a, b = dataset("csiq", x).index(), dataset("csiq", t).index()
+    assert a["image_id"].tolist() == b["image_id"].tolist()
+    assert a["image_id"].iloc[0] == "dst_imgs/awgn/1600.AWGN.1.png"
+    assert b["path"].iloc[0].endswith("dst_imgs/AWGN/1600.AWGN.1.png")
+    assert a["ref"].iloc[0] == "1600"  # numeric in the .xlsx
+    assert dict(zip(a["dist_type"], a["dist_group"])) == {
+        "awgn": "noise",
+        "jpeg": "jpeg",
+        "jpeg2000": "jpeg",
+        "fnoise": "noise",
+        "blur": "blur",
+        "contrast": "sharpness_contrast",
+    }
+    assert set(a["level"]) == {1, 2}
+    assert not registry.datasets.get("csiq").labels["dmos"].higher_better
+    # the .xlsx's first sheet (all_by_distortion) is not the one read
+    assert a["dist_type"].iloc[:8].tolist() == [
+        "awgn",
+        "awgn",
+        "jpeg",
+        "jpeg2000",
+        "fnoise",
+        "blur",
+        "blur",
+        "contrast",
+    ]
+
+
+def test_tid2013_ids_are_normalised_to_lower_case(tmp_path):
+    fx = build("tid2013", tmp_path)
+    idx = dataset("tid2013", fx).index()
+    assert idx["image_id"].str.fullmatch(r"distorted_images/i\d\d_\d\d_\d\.bmp").all()
+    row = idx.set_index("image_id")
+    assert row.loc["distorted_images/i03_08_1.bmp", "path"].endswith("I03_08_1.bmp")  # upper-case file
+    assert row.loc["distorted_images/i04_10_5.bmp", "path"].endswith("i04_10_5.bmp")  # upper-case listed name
+    assert row.loc["distorted_images/i06_01_1.bmp", "ref_path"].endswith("reference_images/i06.bmp")
+    assert row.loc["distorted_images/i06_01_1.bmp", "ref"] == "I06"
+    assert row.loc["distorted_images/i01_16_5.bmp", ["dist_type", "dist_group", "level"]].tolist() == [
+        "mean_shift",
+        "brightness_change",
+        5,
+    ]
+
+
+def test_kadid_names_types_and_direction(tmp_path):
+    fx = build("kadid10k", tmp_path)
+    idx = dataset("kadid10k", fx).index()
+    first = idx.iloc[0]
+    assert (first["image_id"], first["ref"], first["dist_type"], first["dist_group"], first["level"]) == (
+        "images/I01_01_01.png",
+        "I01",
+        "gaussian_blur",
+        "blur",
+        1,
+    )
+    raw = pd.read_csv(fx.annotations[0])
+    assert np.allclose(idx["score"], raw["dmos"])  # the "dmos" column, unchanged
+    assert registry.datasets.get("kadid10k").labels["mos"].higher_better
+
+
+def test_type_group_tables_cover_every_type():
+    from iqabench.datasets import csiq, kadid10k, live, tid2013, waterloo
+
+    assert len(kadid10k.TYPES) == 25 and len(tid2013.TYPES) == 24
+    for table in (
+        kadid10k.TYPE_GROUPS,
+        tid2013.TYPE_GROUPS,
+        live.TYPE_GROUPS,
+        csiq.TYPE_GROUPS,
+        waterloo.TYPE_GROUPS,
+    ):
+        assert set(table.values()) <= set(DIST_GROUPS)
+    assert set(kadid10k.TYPE_GROUPS.values()) == set(DIST_GROUPS)  # KADID defines the 7 groups
+
+
+def test_koniq_resolution_and_official_split(tmp_path):
+    fx = build("koniq10k", tmp_path)
+    os.rename(fx.root / "1024x768", fx.root / "512x384")
+    ds = registry.datasets.get("koniq10k")(root=fx.data_root, split="official")
+    idx = ds.index()
+    assert idx["image_id"].str.startswith("512x384/").all()
+    assert np.allclose(
+        idx["score"], pd.read_csv(fx.annotations[0])["MOS"]
+    )  # 1-5, not the 0-100 of the sets file
+    splits = ds.splits()
+    assert len(splits) == 1 and splits.source == "official (koniq10k_distributions_sets.csv set column)"
+    assert [len(p) for p in splits.parts(0)] == [14, 2, 4]
+    with pytest.raises(IQABenchError, match="option 'images' must be one of"):
+        registry.datasets.get("koniq10k")(root=fx.data_root, images="2048").index()
+
+
+def test_clive_drops_the_seven_training_images(tmp_path):
+    fx = build("clive", tmp_path)
+    idx = dataset("clive", fx).index()
+    assert len(idx) == 20 and not idx["image_id"].str.contains("t[1-7].bmp").any()
+    assert idx["image_id"].iloc[0] == "Images/3.bmp"
+
+
+def test_kadis_is_an_unlabelled_sorted_pool(tmp_path):
+    fx = build("kadis700k", tmp_path)
+    ds = dataset("kadis700k", fx)
+    ids = ds.index()["image_id"].tolist()
+    assert ids == sorted(ids) and ids[0] == "ref_imgs/abandoned-1.png"
+    with pytest.raises(IQABenchError, match="no labels"):
+        ds.splits()
+    with pytest.raises(IQABenchError, match="has no labels; --label does not apply"):
+        registry.datasets.get("kadis700k")(root=fx.data_root, label="mos")
+
+
+def test_waterloo_layouts_give_the_gmad_order(tmp_path):
+    a = dataset("waterloo", build("waterloo", tmp_path / "a", layout="a")).index()
+    b = dataset("waterloo", build("waterloo", tmp_path / "b", layout="b")).index()
+    key = ["ref", "dist_type", "level"]
+    assert a[key].astype(str).values.tolist() == b[key].astype(str).values.tolist()
+    first = a.iloc[:6]
+    assert first["level"].tolist() == [0, 1, 2, 3, 4, 5]
+    assert first["dist_type"].tolist()[1:] == ["jpeg"] * 5
+    assert a["dist_type"].iloc[1:21:5].tolist() == ["jpeg", "jp2k", "wn", "gblur"]
+    assert a["image_id"].iloc[1] == "distorted_images/jpeg/00001_1.bmp"
+    assert b["image_id"].iloc[1] == "distorted_images/1/1/00001.bmp"
+    assert a["ref"].iloc[21] == "00002"
+
+
+def test_waterloo_unknown_layout_is_refused(tmp_path):
+    fx = build("waterloo", tmp_path)
+    os.rename(fx.root / "distorted_images" / "wn", fx.root / "distorted_images" / "noise")
+    with pytest.raises(IQABenchError, match=r"holds neither known layout.*found: gblur, jp2k, jpeg, noise"):
+        dataset("waterloo", fx).index()
+
+
+def test_spaq_resizes_once_to_a_512_short_side(tmp_path):
+    fx = build("spaq", tmp_path / "data")
+    idx = dataset("spaq", fx).index()
+    sizes = [Image.open(p).size for p in idx["path"]]
+    assert all(min(s) == 512 for s in sizes)
+    assert sizes[0] == (int(64 * 512 / 48), 512) and sizes[2] == (512, int(65 * 512 / 50))
+    assert idx["source_path"].iloc[0] == str(fx.root / "TestImage" / "00001.jpg")
+    assert str(tmp_path / "home" / "prepared" / "spaq") in idx["path"].iloc[0]
+    # the resize is PIL bicubic of the decoded original
+    want = Image.open(fx.image_paths[0]).convert("RGB").resize(sizes[0], Image.Resampling.BICUBIC)
+    assert np.array_equal(np.asarray(want), np.asarray(Image.open(idx["path"].iloc[0])))
+    stamp = os.stat(idx["path"].iloc[1]).st_mtime_ns
+    again = dataset("spaq", fx).index()
+    assert (
+        again["path"].tolist() == idx["path"].tolist() and os.stat(again["path"].iloc[1]).st_mtime_ns == stamp
+    )
+    # a changed photograph is prepared again
+    Image.open(fx.image_paths[1]).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(fx.image_paths[1])
+    changed = dataset("spaq", fx).index()
+    assert changed["path"].iloc[1] != idx["path"].iloc[1] and changed["path"].iloc[0] == idx["path"].iloc[0]
+    plain = registry.datasets.get("spaq")(root=fx.data_root, resize="false").index()
+    assert plain["path"].tolist() == [str(p) for p in fx.image_paths]
+    card = dataset("spaq", fx).card()
+    assert card["preprocessing"]["rule"].startswith("short512")
+
+
+def test_spaq_unreadable_photograph_keeps_its_original_path(tmp_path):
+    fx = build("spaq", tmp_path / "data")
+    fx.image_paths[3].write_bytes(b"not a jpeg")
+    idx = dataset("spaq", fx).index()
+    assert idx["path"].iloc[3] == str(fx.image_paths[3])  # reading it reports the error
+    assert "prepared" in idx["path"].iloc[2]
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_describe_with_and_without_a_copy(cli, tmp_path, monkeypatch, name):
+    static = cli("datasets", "describe", name)
+    assert static.code == 0, static
+    cls = registry.datasets.get(name)
+    assert f"folder names:  {', '.join(cls.folder_names)}" in static.out
+    if cls.labels:
+        spec = cls.labels[cls.default_label or next(iter(cls.labels))]
+        direction = "higher = better" if spec.higher_better else "lower = better"
+        assert f"(selected): {direction}, nominal range {spec.range[0]:g}..{spec.range[1]:g}" in static.out
+    assert "copy:          none given" in static.out
+    fx = install(name, tmp_path / "data", monkeypatch)
+    r = cli("datasets", "describe", name, "--data-root", str(fx.data_root), "--seed", "1")
+    assert r.code == 0, r
+    assert f"images:        {fx.n_images}" in r.out
+    if fx.n_refs:
+        assert f"references:    {fx.n_refs}" in r.out
+    if name in LABELLED:
+        line = next(x for x in r.out.splitlines() if x.strip().startswith("splits:"))
+        assert "train" in line and "unavailable" not in line, line
+    else:
+        assert "splits:        none (no labels)" in r.out
+
+
+def test_describe_shows_types_levels_and_shipped_split_problem(cli, tmp_path):
+    fx = build("kadid10k", tmp_path)
+    r = cli("datasets", "describe", "kadid10k", "--data-root", str(fx.data_root))
+    assert r.code == 0, r
+    assert "distortions:   5 types: gaussian_blur 12 [blur], jpeg2000 12 [jpeg]" in r.out
+    assert "levels:        1..3" in r.out
+    assert "splits:        unavailable: dataset 'kadid10k': split id 'images/I01_01_02.png' (shipped" in r.out
+
+
+def test_datasets_help_explains_every_option(cli):
+    for sub in ("check", "describe", "import-splits"):
+        r = cli("datasets", sub, "--help")
+        assert r.code == 0
+        for option in ("--data-root", "--label", "--dataset-option", "--plugin"):
+            assert option in r.out
+    assert "--arniqa" in cli("datasets", "import-splits", "--help").out
+    assert "--no-decode" in cli("datasets", "check", "--help").out
+
+
+def test_check_no_decode_and_problem_cap(cli, tmp_path, monkeypatch):
+    fx = install("waterloo", tmp_path / "data", monkeypatch, complete=True)
+    for p in fx.image_paths[1:21] + fx.image_paths[22:27]:  # 25 distorted images (index 21 is pristine 00002)
+        p.unlink()
+    r = cli("datasets", "check", "waterloo", "--data-root", str(fx.data_root), "--no-decode")
+    assert r.code == 1
+    images = [x for x in r.out.splitlines() if x.startswith("image: ")]
+    assert len(images) == 21 and images[-1] == "image: … and 5 more image problem(s) (--all prints every one)"
+    assert "waterloo: BROKEN: 25 problem(s) (25 image)" in r.out
+    r = cli("datasets", "check", "waterloo", "--data-root", str(fx.data_root), "--no-decode", "--all")
+    assert len([x for x in r.out.splitlines() if x.startswith("image: ")]) == 25
+
+
+GENERIC_PLUGIN = """
+import pandas as pd
+from pathlib import Path
+from iqabench import Dataset, ScoreSpec, register_dataset
+
+@register_dataset("folder_of_jpegs")
+class FolderOfJpegs(Dataset):
+    description = "A plugin dataset without any of the check hooks"
+    labels = {"mos": ScoreSpec("mos", True, (0.0, 10.0))}
+    expected_count = 4
+
+    def load_index(self):
+        rows = [line.split(",") for line in (self.root / "scores.csv").read_text().split()]
+        return pd.DataFrame({"image_id": [r[0] for r in rows], "path": [str(self.root / r[0]) for r in rows],
+                             "score": [r[1] for r in rows]})
+"""
+
+
+def test_check_works_on_any_dataset(cli, tmp_path):
+    from tests.fixtures.dataset_fixtures import write_image
+
+    root = tmp_path / "folder"
+    for i in range(3):
+        write_image(root / f"{i}.jpg", i)
+    (root / "scores.csv").write_text("0.jpg,1.5\n1.jpg,12\n2.jpg,3\n0.jpg,4\n")
+    plugin = tmp_path / "plugin_ds.py"
+    plugin.write_text(GENERIC_PLUGIN)
+    r = cli("datasets", "check", "folder_of_jpegs", "--plugin", str(plugin), "--data-root", str(root))
+    assert r.code == 1
+    assert problem_lines(r.out) == [
+        "duplicate: row 4 repeats image '0.jpg' (first at row 1)",
+        "label: image '1.jpg': mos 12 is outside 0..10",
+    ], r
+    (root / "scores.csv").write_text("0.jpg,1.5\n1.jpg,2\n2.jpg,3\n3.jpg,4\n")
+    r = cli("datasets", "check", "folder_of_jpegs", "--plugin", str(plugin), "--data-root", str(root))
+    assert problem_lines(r.out) == [f"image: image '{root / '3.jpg'}': file does not exist"], r

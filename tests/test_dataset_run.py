@@ -1,0 +1,201 @@
+"""`iqabench run --protocol within_dataset` on every labelled fixture dataset, with a cheap plugin method."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from tests.fixtures.dataset_fixtures import build, install
+
+PLUGIN = """
+import torch
+from iqabench import Method, Views, register_method
+
+@register_method("chanstats")
+class ChannelStats(Method):
+    description = "Per-channel mean and standard deviation (test method)"
+    views = Views(crops=0, scales=(1.0,))
+
+    def extract(self, batch):
+        return torch.cat([batch.mean(dim=(2, 3)), batch.std(dim=(2, 3))], dim=1)
+"""
+
+RUNS = [
+    ("live", {"layout": "mat"}, 1),
+    ("live", {"layout": "txt"}, 1),
+    ("csiq", {}, 1),
+    ("tid2013", {}, 1),  # seed 0 would use the shipped split of the complete dataset
+    ("kadid10k", {}, 1),
+    ("koniq10k", {}, 0),
+    ("spaq", {}, 0),
+    ("flive", {}, 0),
+    ("clive", {}, 0),
+]
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    monkeypatch.setenv("IQABENCH_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture(scope="session")
+def plugin(tmp_path_factory):
+    # One file per session: the registry keys a plugin module by its path.
+    path = tmp_path_factory.mktemp("plugin") / "chanstats.py"
+    path.write_text(PLUGIN)
+    return path
+
+
+def only_result(runs) -> dict:
+    (run,) = [p for p in runs.iterdir() if p.is_dir()]
+    return json.loads((run / "result.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "name,kw,seed", RUNS, ids=[f"{n}-{kw.get('layout', 'default')}" for n, kw, _ in RUNS]
+)
+def test_within_dataset_runs_on_each_fixture_dataset(cli, tmp_path, monkeypatch, plugin, name, kw, seed):
+    fx = install(name, tmp_path / "data", monkeypatch, **kw)
+    runs = tmp_path / "runs"
+    r = cli(
+        "run",
+        "--plugin",
+        str(plugin),
+        "-m",
+        "chanstats",
+        "-p",
+        "within_dataset",
+        "-d",
+        name,
+        "--data-root",
+        str(fx.data_root),
+        "--runs",
+        str(runs),
+        "--seed",
+        str(seed),
+        "--no-cache",
+    )
+    assert r.code == 0, r
+    result = only_result(runs)
+    card = result["datasets"][0]
+    assert card["name"] == name and card["n_images"] == fx.n_images
+    assert result["images"]["scored"] == fx.n_images and result["images"]["failed"] == 0
+    summary = result["summary"]
+    assert summary["n_splits"] == (1 if name == "flive" else 10)
+    assert -1.0 <= summary["srcc"] <= 1.0
+    if name == "spaq":
+        assert card["preprocessing"]["rule"].startswith("short512")
+
+
+def test_run_with_a_partial_copy_and_the_shipped_split_fails_in_one_line(cli, tmp_path, plugin):
+    fx = build("kadid10k", tmp_path / "data")
+    r = cli(
+        "run",
+        "--plugin",
+        str(plugin),
+        "-m",
+        "chanstats",
+        "-p",
+        "within_dataset",
+        "-d",
+        "kadid10k",
+        "--data-root",
+        str(fx.data_root),
+        "--runs",
+        str(tmp_path / "runs"),
+        "--no-cache",
+    )
+    assert r.code == 1 and len(r.err.strip().splitlines()) == 1
+    assert (
+        "split id 'images/I01_01_02.png' (shipped datasets/splits/kadid10k.csv) is not in the dataset index"
+        in r.err
+    )
+
+
+def test_run_with_a_split_file_naming_an_unknown_image(cli, tmp_path, plugin):
+    fx = build("koniq10k", tmp_path / "data")
+    from iqabench import registry
+
+    splits = registry.datasets.get("koniq10k")(root=fx.data_root).splits(seed=0)
+    table = pd.concat(
+        [
+            splits.table,
+            pd.DataFrame([{"image_id": "1024x768/nope.jpg", **{c: "test" for c in splits.columns}}]),
+        ]
+    )
+    bad = tmp_path / "bad.csv"
+    table.to_csv(bad, index=False)
+    r = cli(
+        "run",
+        "--plugin",
+        str(plugin),
+        "-m",
+        "chanstats",
+        "-p",
+        "within_dataset",
+        "-d",
+        "koniq10k",
+        "--data-root",
+        str(fx.data_root),
+        "--runs",
+        str(tmp_path / "runs"),
+        "--no-cache",
+        "--splits",
+        str(bad),
+    )
+    assert r.code == 1 and len(r.err.strip().splitlines()) == 1
+    assert "split id '1024x768/nope.jpg'" in r.err and "is not in the dataset index" in r.err
+
+
+def test_run_with_imported_arniqa_splits(cli, tmp_path, monkeypatch, plugin):
+    import numpy as np
+
+    fx = install("live", tmp_path / "data", monkeypatch, layout="txt", complete=True)
+    from iqabench import registry
+
+    refs = registry.datasets.get("live")(root=fx.data_root).index()["ref"].tolist()
+    names = sorted(set(refs))
+    folder = tmp_path / "arniqa"
+    folder.mkdir()
+    for part, keep in {"train": names[:4], "val": names[4:5], "test": names[5:]}.items():
+        rows = [i for i, ref in enumerate(refs) if ref in keep]
+        np.save(folder / f"{part}.npy", np.array([rows + [-1]] * 10, dtype=np.int64))
+    out = tmp_path / "live.csv"
+    assert (
+        cli(
+            "datasets",
+            "import-splits",
+            "live",
+            "--arniqa",
+            str(folder),
+            "--data-root",
+            str(fx.data_root),
+            "--out",
+            str(out),
+        ).code
+        == 0
+    )
+    runs = tmp_path / "runs"
+    r = cli(
+        "run",
+        "--plugin",
+        str(plugin),
+        "-m",
+        "chanstats",
+        "-p",
+        "within_dataset",
+        "-d",
+        "live",
+        "--data-root",
+        str(fx.data_root),
+        "--runs",
+        str(runs),
+        "--no-cache",
+        "--splits",
+        str(out),
+    )
+    assert r.code == 0, r
+    per_split = only_result(runs)
+    assert per_split["summary"]["n_splits"] == 10
