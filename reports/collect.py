@@ -109,3 +109,12 @@ def ranks(values: dict[str, float]) -> dict[str, int]:
         if v == v and finite:
             out[key] = 1 if v == finite[0] else 2 if len(finite) > 1 and v == finite[1] else 0
     return out
+
+
+def latest_by(runs: list[RunRecord], protocol: str, key) -> dict:
+    """The latest run of ``protocol`` for each ``key(run)`` (runs are oldest first)."""
+    out: dict = {}
+    for run in runs:
+        if run.data["protocol"] == protocol:
+            out[key(run)] = run
+    return out

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import html
+import csv
+import io
 import shlex
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,9 +13,11 @@ import jinja2
 
 from iqabench import __version__
 from iqabench.fileio import atomic_write_text
-from iqabench.results import RunRecord, load_runs
+from iqabench.results import RunRecord
 
-from .collect import Matrix, ranks, within_dataset_matrix
+from . import published
+from .build import Report, build
+from .tables import to_csv_rows, to_latex
 
 
 def _env() -> jinja2.Environment:
@@ -27,83 +30,6 @@ def _env() -> jinja2.Environment:
     )
 
 
-def fmt(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "n/a"
-    return f"{value:.{digits}f}"
-
-
-def fill_command(method: dict, dataset: dict) -> str:
-    """The command that would fill a missing cell."""
-    parts = ["iqabench", "run", "--method", method["name"]]
-    if method.get("weights"):
-        parts += ["--weights", method["weights"]]
-    for key, value in (method.get("options") or {}).items():
-        parts += ["--method-option", f"{key}={value}"]
-    parts += ["--protocol", "within_dataset", "--dataset", dataset["name"]]
-    label = (dataset.get("label") or {}).get("label")
-    if label:
-        parts += ["--label", label]
-    return shlex.join(parts)
-
-
-def table1_context(matrix: Matrix) -> dict[str, Any]:
-    cols = matrix.columns
-    body = []
-    best = {}
-    for col in cols:
-        for metric in ("srcc", "plcc"):
-            vals = {}
-            for row in matrix.rows:
-                cell = matrix.cell(row, col)
-                if cell is not None:
-                    vals[row.key] = cell.summary.get(metric, float("nan"))
-            best[(col.key, metric)] = ranks({k: (v if v is not None else float("nan")) for k, v in vals.items()})
-    averages = {}
-    for row in matrix.rows:
-        present = [matrix.cell(row, c) for c in cols if matrix.cell(row, c) is not None]
-        averages[row.key] = {
-            m: (sum(c.summary[m] for c in present) / len(present) if present and all(c.summary.get(m) is not None for c in present) else None)
-            for m in ("srcc", "plcc")
-        }
-    avg_rank = {m: ranks({k: (v[m] if v[m] is not None else float("nan")) for k, v in averages.items()}) for m in ("srcc", "plcc")}
-    for row in matrix.rows:
-        cells = []
-        for col in cols:
-            cell = matrix.cell(row, col)
-            if cell is None:
-                cells.append({"missing": True, "command": fill_command(row.method, col.dataset)})
-                continue
-            s = cell.summary
-            cells.append(
-                {
-                    "missing": False,
-                    "run_id": cell.run.run_id,
-                    "superseded": len(cell.superseded),
-                    "metrics": [
-                        {
-                            "value": fmt(s.get(m)),
-                            "rank": best[(col.key, m)].get(row.key, 0),
-                            "iqr": f"IQR {fmt(s.get(m + '_q1'))}–{fmt(s.get(m + '_q3'))} over {s.get('n_splits')} splits",
-                        }
-                        for m in ("srcc", "plcc")
-                    ],
-                    "failed": cell.run.data.get("images", {}).get("failed", 0),
-                }
-            )
-        body.append(
-            {
-                "label": row.label,
-                "type": row.method_type,
-                "cells": cells,
-                "average": [
-                    {"value": fmt(averages[row.key][m]), "rank": avg_rank[m].get(row.key, 0)} for m in ("srcc", "plcc")
-                ],
-            }
-        )
-    return {"columns": cols, "rows": body}
-
-
 def provenance(run: RunRecord) -> dict[str, Any]:
     d = run.data
     env = d.get("environment", {})
@@ -111,11 +37,12 @@ def provenance(run: RunRecord) -> dict[str, Any]:
         "run_id": run.run_id,
         "path": str(run.path),
         "protocol": d["protocol"],
+        "config": d.get("config", {}),
         "methods": [
             {
                 "name": m.get("display_name") or m["name"],
                 "weights": m.get("weights"),
-                "sha": (m.get("weights_sha256") or m.get("weights_identity") or "none"),
+                "sha": m.get("weights_sha256") or m.get("weights_identity") or "none",
                 "views": m.get("views"),
                 "options": m.get("options"),
             }
@@ -134,7 +61,6 @@ def provenance(run: RunRecord) -> dict[str, Any]:
         "splits": (d.get("splits") or {}).get("source"),
         "seed": d.get("seed"),
         "images": d.get("images", {}),
-        "config": d.get("config", {}),
         "versions": ", ".join(f"{k} {env[k]}" for k in ("iqabench", "torch", "numpy", "scikit-learn") if env.get(k)),
         "git": env.get("git_revision") or "not a git checkout",
         "finished": d.get("finished"),
@@ -142,24 +68,37 @@ def provenance(run: RunRecord) -> dict[str, Any]:
     }
 
 
-def build_report(runs_dir: str | Path) -> str:
-    runs = load_runs(runs_dir)
-    matrix = within_dataset_matrix(runs)
-    used = {cell.run.run_id for cell in matrix.cells.values()}
-    synthetic = sorted({c.label for c in matrix.columns if c.synthetic})
+def render(report: Report) -> str:
     return _env().get_template("report.html.j2").render(
         version=__version__,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        runs_dir=str(runs_dir),
-        n_runs=len(runs),
-        table1=table1_context(matrix) if matrix.rows else None,
-        synthetic=synthetic,
-        provenance=[provenance(r) for r in runs if r.run_id in used],
-        escape=html.escape,
+        report=report,
+        n_runs=len(report.runs),
+        provenance=[provenance(r) for r in report.runs if r.run_id in report.used_runs],
+        published_source=published.source(),
     )
 
 
-def write_report(runs_dir: str | Path, out: str | Path) -> Path:
+def figures_dir_for(out: Path) -> Path:
+    return out.with_name(out.stem + "_files")
+
+
+def write_report(runs_dir: str | Path, out: str | Path, fmt: str = "html") -> list[Path]:
+    """Write the report (``html``) or every table as ``csv`` / ``latex`` files; returns what was written."""
     out = Path(out)
-    atomic_write_text(out, build_report(runs_dir))
-    return out
+    report = build(runs_dir, figures_dir=figures_dir_for(out) if fmt == "html" else None)
+    if fmt == "html":
+        atomic_write_text(out, render(report))
+        return [out]
+    written = []
+    for table in report.tables:
+        if fmt == "csv":
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerows(to_csv_rows(table))
+            path = out.with_name(f"{out.stem}_{table.key}.csv")
+            atomic_write_text(path, buf.getvalue())
+        else:
+            path = out.with_name(f"{out.stem}_{table.key}.tex")
+            atomic_write_text(path, to_latex(table))
+        written.append(path)
+    return written

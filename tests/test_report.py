@@ -1,0 +1,109 @@
+"""The report, built from synthetic run folders covering every table and figure."""
+
+import csv
+import shutil
+import subprocess
+
+import pytest
+
+from tests.fixtures.report_runs import MARKUP_NAME, write_report_runs
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    path = tmp_path_factory.mktemp("report") / "runs"
+    write_report_runs(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def html(runs, tmp_path_factory):
+    from iqabench.reports.html import write_report
+
+    out = tmp_path_factory.mktemp("out") / "report.html"
+    write_report(runs, out)
+    return out
+
+
+def test_every_table_and_figure_present(html):
+    text = html.read_text()
+    for anchor in ('id="table1"', 'id="table2"', 'id="table3"', 'id="figure1-1"', 'id="figure4-1-'):
+        assert anchor in text, anchor
+    assert "Published values beside the measured ones" in text
+    assert "Paired comparisons on the same splits" in text
+    assert "Wilcoxon" in text
+    # figures embedded and also saved as PNG and PDF beside the HTML
+    assert text.count("data:image/png;base64,") >= 2
+    files = html.with_name("report_files")
+    assert sorted(p.suffix for p in files.iterdir()).count(".pdf") >= 2
+
+
+def test_self_contained_and_no_network(html):
+    text = html.read_text()
+    assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text
+    assert "<script src" not in text and "<link " not in text
+
+
+def test_markup_in_names_is_shown_as_text(html):
+    text = html.read_text()
+    assert MARKUP_NAME not in text  # never raw
+    assert "&lt;b&gt;evil&lt;/b&gt;&amp;dataset" in text
+
+
+def test_missing_cells_show_the_command(html):
+    text = html.read_text()
+    assert "iqabench run --method niqe --protocol within_dataset --dataset kadid10k" in text
+
+
+def test_synthetic_data_is_labelled(html):
+    text = html.read_text()
+    assert "Synthetic data." in text and "SYNTHETIC" in text
+
+
+def test_best_bold_second_underlined(html):
+    import re
+
+    table1 = html.read_text().split('id="table1-grid"')[1].split("</table>")[0]
+    assert len(re.findall(r'class="best"', table1)) >= 3 and len(re.findall(r'class="second"', table1)) >= 3
+
+
+def test_csv_export_parses(runs, tmp_path):
+    from iqabench.reports.html import write_report
+
+    written = write_report(runs, tmp_path / "tables.html", "csv")
+    t1 = next(p for p in written if p.name == "tables_table1.csv")
+    rows = list(csv.reader(t1.open()))
+    assert rows[0][:2] == ["Method", "Type"] and "demo SRCC" in rows[0] and rows[0][-2:] == ["Average SRCC", "Average PLCC"]
+    assert all(len(r) == len(rows[0]) for r in rows)
+    values = [float(x) for r in rows[1:] for x in r[2:] if x]
+    assert values and all(-1 <= v <= 1 for v in values)
+
+
+def test_latex_export_compiles(runs, tmp_path):
+    from iqabench.reports.html import write_report
+
+    written = write_report(runs, tmp_path / "tables.html", "latex")
+    t1 = next(p for p in written if p.name == "tables_table1.tex")
+    body = t1.read_text()
+    assert "\\textbf{" in body and "\\underline{" in body
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed (.ci/run installs texlive-latex-base/recommended)")
+    doc = tmp_path / "doc.tex"
+    doc.write_text(
+        "\\documentclass{article}\\usepackage[T1]{fontenc}\\usepackage{booktabs}\\usepackage{geometry}"
+        "\\geometry{paperwidth=60cm,paperheight=20cm,margin=1cm}\\begin{document}\n"
+        + "\n".join(f"\\input{{{p.name}}}\\par" for p in written)
+        + "\n\\end{document}\n"
+    )
+    out = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout[-2000:]
+    assert (tmp_path / "doc.pdf").stat().st_size > 1000
+
+
+def test_report_cli(cli, runs, tmp_path):
+    r = cli("report", "--runs", str(runs), "--out", str(tmp_path / "r.html"))
+    assert r.code == 0 and r.out.strip().endswith("r.html")
+    r = cli("report", "--runs", str(tmp_path / "nope"))
+    assert r.code == 1 and "does not exist" in r.err
