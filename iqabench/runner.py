@@ -86,6 +86,7 @@ def execute(
         batch_size=batch_size,
         splits_file=splits,
         cache=default_cache(use_cache),
+        data_root=data_root,
     )
     proto.check(ctx)
     results = proto.run(ctx)

@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("IQABENCH_HOME", os.environ.get("IQABENCH_TEST_HOME", str(REPO / ".cache" / "test-home")))
 os.environ.pop("IQABENCH_DATA", None)
+os.environ.pop("IQABENCH_CACHE", None)  # the feature cache lives in the test home unless a test says otherwise
 
 
 @pytest.fixture(scope="session")

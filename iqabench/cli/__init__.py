@@ -25,6 +25,7 @@ COMMANDS = {
     "datasets": "iqabench.cli.datasets_cmd:datasets_cmd",
     "train": "iqabench.cli.train_cmd:train_cmd",
     "cache": "iqabench.cli.cache_cmd:cache_cmd",
+    "fit": "iqabench.cli.fit_cmd:fit_cmd",
 }
 
 

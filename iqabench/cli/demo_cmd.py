@@ -19,7 +19,7 @@ def demo_cmd(runs_dir: str, out: str, device: str, no_cache: bool) -> None:
     """Build the demo data if needed, run every method that works offline on it, write the report.
 
     The demo dataset is synthetic: 20 photographs bundled in installed packages, degraded by
-    iqabench's degradation model, labelled with a full-reference pseudo-MOS (FSIMc). It needs
+    iqabench's degradation model, labelled with a full-reference pseudo-DMOS (GMSD). It needs
     no download. The report path is printed last.
     """
     from ..demo_pipeline import run_demo
