@@ -41,7 +41,7 @@ from .views import to_tensor
 
 log = logging.getLogger("iqabench")
 
-DEMO_VERSION = "1"
+DEMO_VERSION = "2"  # 2: label GMSD (lower = better) instead of FSIM
 SIZE = (512, 384)  # width, height
 # One distortion type per KADID group, so t-SNE panels show all seven groups.
 DEMO_TYPES = ("darken", "gaublur", "pixelate", "whitenoise", "colorshift", "jpeg", "lincontrchange")

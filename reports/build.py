@@ -421,8 +421,7 @@ def figure4(runs: list[RunRecord], report: Report, out_dir: Path) -> list[Figure
                         "the images it rates best (top) and worst (bottom). A robust defender keeps such pairs similar in "
                         "quality; a strong attacker finds pairs that clearly differ. Scores are oriented higher = better; "
                         "feature methods are scored by a ridge regressor trained on "
-                        f"{', '.join(sorted((run.data['summary'].get('regressors') or {}).keys())) or 'a labelled dataset'} "
-                        "(see the run's provenance)."
+                        f"{run.data['config'].get('regressor_dataset') or 'a labelled dataset'} (see the run's provenance)."
                     ),
                     data_uri=save(gmad_figure(f"gMAD: {a} vs {b}", panels), out_dir, stem),
                     files=[f"{out_dir.name}/{stem}.png", f"{out_dir.name}/{stem}.pdf"],

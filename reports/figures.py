@@ -67,7 +67,7 @@ def tsne_figure(panels: list[TsnePanel]) -> plt.Figure:
 
 def gmad_figure(title: str, panels: list[GmadPanel]) -> plt.Figure:
     n = len(panels)
-    fig, axes = plt.subplots(2, n, figsize=(3.4 * n, 6.2), squeeze=False)
+    fig, axes = plt.subplots(2, n, figsize=(3.6 * n, 7.0), squeeze=False, gridspec_kw={"hspace": 0.55})
     for j, panel in enumerate(panels):
         for i, (which, (path, scores)) in enumerate((("Best", panel.best), ("Worst", panel.worst))):
             ax = axes[i][j]
@@ -79,7 +79,7 @@ def gmad_figure(title: str, panels: list[GmadPanel]) -> plt.Figure:
             ax.set_xlabel(scores, fontsize=7)
         axes[1][j].text(0.5, -0.32, panel.caption, transform=axes[1][j].transAxes, ha="center", va="top", fontsize=9, wrap=True)
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
+    fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.14, wspace=0.08)
     return fig
 
 

@@ -1,0 +1,280 @@
+"""``tsne``: 2-D t-SNE of a method's image embeddings, coloured by distortion group (ARNIQA Figure 1).
+
+Embedding of an image = the mean of the method's feature rows over its crops (crop policy
+"mean"). Optionally standardised per dimension (``scaling``), reduced by PCA to ``pca_dims`` when
+it has more dimensions, then embedded in 2-D by scikit-learn's t-SNE (``perplexity``,
+``max_iter``, ``init="pca"`` (``"random"`` for a 1-D embedding), ``learning_rate="auto"``,
+``random_state`` = the run's ``--seed``). Images without a
+distortion group (e.g. pristine references) are left out; ``sample`` > 0 draws that many images.
+
+Numbers, not only a picture, per method:
+
+* silhouette score of the 7 groups (Euclidean), on the **t-SNE input** (after scaling and PCA) and
+  on the **2-D map**;
+* k-NN accuracy of predicting the group and the level from the t-SNE input and from the 2-D map,
+  ``knn_k`` neighbours, ``cv_folds`` folds grouped by reference content (an image's own content at
+  other levels never helps predict it) or, without references, stratified folds.
+
+Tables: ``embedding`` (image_id, dist_group, dist_type, level, x, y) and ``knn``; files: a PNG of
+the scatter (group colours of the paper's teaser, alpha 0.2 … 1.0 by level).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from iqabench.dataset import DIST_GROUPS
+from iqabench.errors import IQABenchError
+from iqabench.protocol import Protocol, RunContext
+from iqabench.registry import register_protocol
+from iqabench.results import Result
+
+log = logging.getLogger("iqabench")
+
+# baselines.md §8: the teaser's colours (RGB), and its legend names in its legend order.
+PALETTE = {
+    "blur": (0, 80, 239),
+    "color_distortion": (227, 200, 0),
+    "jpeg": (216, 9, 168),
+    "noise": (245, 0, 56),
+    "brightness_change": (0, 204, 204),
+    "spatial_distortion": (160, 82, 45),
+    "sharpness_contrast": (96, 169, 23),
+}
+LEGEND = {
+    "color_distortion": "Color distortions",
+    "spatial_distortion": "Spatial distortions",
+    "brightness_change": "Brightness change",
+    "sharpness_contrast": "Sharpness & contrast",
+    "jpeg": "Compression",
+    "noise": "Noise",
+    "blur": "Blur",
+}
+assert set(PALETTE) == set(LEGEND) == set(DIST_GROUPS)
+LEVEL_ALPHA = {1: 0.2, 2: 0.4, 3: 0.6, 4: 0.8, 5: 1.0}
+SUBSETS = ("all", "val")
+SCALINGS = ("none", "standard")
+
+
+@register_protocol("tsne")
+class TSNE(Protocol):
+    description = "t-SNE of image embeddings coloured by distortion group, with silhouette and k-NN numbers"
+    option_defaults = {
+        "subset": "all",  # all | val (validation part of split 1)
+        "perplexity": 30.0,
+        "max_iter": 1000,
+        "pca_dims": 50,  # PCA to this many dimensions first when the embedding has more (0: never)
+        "scaling": "none",  # none | standard (z-score each dimension before PCA)
+        "sample": 0,  # number of images drawn at random (0: all)
+        "knn_k": 5,
+        "cv_folds": 5,
+    }
+    max_datasets = 1
+    needs_labels = False
+
+    def check(self, ctx: RunContext) -> None:
+        super().check(ctx)
+        o = self.options
+        if o["subset"] not in SUBSETS:
+            raise IQABenchError(f"protocol 'tsne' option subset must be one of {', '.join(SUBSETS)}, not {o['subset']!r}")
+        if o["scaling"] not in SCALINGS:
+            raise IQABenchError(f"protocol 'tsne' option scaling must be one of {', '.join(SCALINGS)}, not {o['scaling']!r}")
+        if o["perplexity"] <= 0 or o["knn_k"] < 1 or o["cv_folds"] < 2 or o["max_iter"] < 250:
+            raise IQABenchError("protocol 'tsne': need perplexity > 0, knn_k >= 1, cv_folds >= 2 and max_iter >= 250")
+
+    def run(self, ctx: RunContext) -> list[Result]:
+        dataset = ctx.datasets[0]
+        index = dataset.index()
+        chosen = index[index["dist_group"].notna() & index["level"].notna()]
+        if chosen.empty:
+            raise IQABenchError(f"dataset {dataset.name!r} has no images with a distortion group and level (needed by tsne)")
+        subset_note = "all images with a distortion group"
+        splits = None
+        if self.options["subset"] == "val":
+            splits = ctx.splits(dataset)
+            val = set(splits.part(0, "val"))
+            chosen = chosen[chosen["image_id"].isin(val)]
+            subset_note = "validation part of split 1"
+        if self.options["sample"] and self.options["sample"] < len(chosen):
+            rng = np.random.default_rng(ctx.seed)
+            keep = np.sort(rng.choice(len(chosen), size=self.options["sample"], replace=False))
+            chosen = chosen.iloc[keep]
+            subset_note += f", random sample of {self.options['sample']} (seed {ctx.seed})"
+        n = len(chosen)
+        if n <= max(self.options["perplexity"], self.options["cv_folds"]) or n < 4:
+            raise IQABenchError(
+                f"protocol 'tsne': {n} images selected from {dataset.name!r}; need more than the perplexity "
+                f"({self.options['perplexity']:g}) and the number of folds"
+            )
+        return [self.evaluate(ctx, method, dataset, chosen.reset_index(drop=True), subset_note, splits) for method in ctx.methods]
+
+    def evaluate(self, ctx, method, dataset, chosen: pd.DataFrame, subset_note: str, splits) -> Result:
+        from sklearn.manifold import TSNE as SKTSNE
+
+        table = ctx.features(method, dataset)
+        where = {i: k for k, i in enumerate(table.image_ids)}
+        chosen = chosen[chosen["image_id"].isin(where)].reset_index(drop=True)
+        pos = np.array([where[i] for i in chosen["image_id"]], dtype=np.int64)
+        upos, means = table.image_mean(table.rows, np.ones(len(table.rows), dtype=bool))
+        per_image = np.full((table.n_images, table.rows.shape[1]), np.nan)
+        per_image[upos] = means
+        emb = per_image[pos]
+        x, prep = prepare(emb, self.options)
+        perplexity = float(self.options["perplexity"])
+        init = "pca" if x.shape[1] >= 2 else "random"  # a score method's 1-D embedding has no 2-D PCA
+        tsne = SKTSNE(
+            n_components=2,
+            perplexity=perplexity,
+            max_iter=int(self.options["max_iter"]),
+            init=init,
+            learning_rate="auto",
+            random_state=ctx.seed,
+        )
+        # Small maps run faster on one OpenMP thread (no spinning at every gradient step on a busy
+        # machine); the result does not depend on the thread count.
+        with threadpool_limits(limits=1 if len(x) < 5000 else None, user_api="openmp"):
+            xy = tsne.fit_transform(x)
+        groups = chosen["dist_group"].astype(str).to_numpy()
+        levels = chosen["level"].astype(int).to_numpy()
+        refs = chosen["ref"].to_numpy() if chosen["ref"].notna().all() else None
+        numbers, knn_rows = cluster_numbers(x, xy, groups, levels, refs, self.options["knn_k"], self.options["cv_folds"], ctx.seed)
+        embedding = pd.DataFrame(
+            {
+                "image_id": chosen["image_id"],
+                "ref": chosen["ref"],
+                "dist_group": groups,
+                "dist_type": chosen["dist_type"],
+                "level": levels,
+                "x": xy[:, 0],
+                "y": xy[:, 1],
+            }
+        )
+        png = scatter_png(embedding, f"t-SNE: {method.display_name()} on {dataset.name}")
+        summary = {
+            **numbers,
+            "n_images": len(embedding),
+            "n_groups": int(len(set(groups))),
+            "subset": subset_note,
+            "crop_policy": f"mean of the method's {table.rows.shape[0] // max(table.n_images, 1)} row(s) per image",
+            "embedding_dim": int(emb.shape[1]),
+            "preprocessing": prep,
+            "tsne": {
+                "n_components": 2,
+                "perplexity": perplexity,
+                "max_iter": int(self.options["max_iter"]),
+                "init": init,
+                "learning_rate": "auto",
+                "random_state": ctx.seed,
+                "kl_divergence": float(tsne.kl_divergence_),
+            },
+            "headline": f"silhouette (2-D) {numbers['silhouette_tsne']:.3f}, "
+            f"k-NN group accuracy (input) {numbers['knn_group_acc_input']:.3f}",
+        }
+        log.info(f"tsne: {method.display_name()} on {dataset.name}: {summary['headline']}")
+        return Result(
+            protocol=self.name,
+            config=self.config(),
+            methods=[method.identity()],
+            datasets=[dataset.card()],
+            summary=summary,
+            tables={"embedding": embedding, "knn": pd.DataFrame(knn_rows)},
+            files={f"tsne_{re.sub(r'[^A-Za-z0-9_.-]+', '-', method.name)}.png": png},
+            images={
+                "total": int(len(dataset.index())),
+                "scored": int(table.n_images),
+                "failed": len(table.failures),
+                "failures": [{"image_id": i, "reason": r} for i, r in table.failures],
+                "from_cache": int(table.from_cache),
+                "embedded": int(len(embedding)),
+            },
+            splits=splits,
+            seed=ctx.seed,
+        )
+
+
+def prepare(emb: np.ndarray, options: dict) -> tuple[np.ndarray, dict]:
+    """Scaling and PCA before t-SNE; returns (t-SNE input, record of what was done)."""
+    x = np.asarray(emb, dtype=np.float64)
+    prep: dict = {"scaling": options["scaling"]}
+    if options["scaling"] == "standard":
+        sd = x.std(axis=0)
+        x = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    dims = int(options["pca_dims"])
+    if dims and x.shape[1] > dims:
+        from sklearn.decomposition import PCA
+
+        n_comp = min(dims, x.shape[0])
+        pca = PCA(n_components=n_comp, random_state=0)
+        x = pca.fit_transform(x)
+        prep["pca"] = {"from": int(emb.shape[1]), "to": n_comp, "explained_variance": float(pca.explained_variance_ratio_.sum())}
+    else:
+        prep["pca"] = None
+    return x, prep
+
+
+def cluster_numbers(x, xy, groups, levels, refs, k: int, folds: int, seed: int) -> tuple[dict, list[dict]]:
+    from sklearn.metrics import silhouette_score
+    from sklearn.model_selection import GroupKFold, StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    out: dict = {}
+    multi = len(set(groups)) > 1
+    out["silhouette_input"] = float(silhouette_score(x, groups)) if multi else float("nan")
+    out["silhouette_tsne"] = float(silhouette_score(xy, groups)) if multi else float("nan")
+    if refs is not None and len(set(refs)) >= folds:
+        cv = GroupKFold(n_splits=folds)
+        cv_note = f"GroupKFold({folds}) by reference content"
+    else:
+        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        cv_note = f"StratifiedKFold({folds}, shuffled, seed {seed})"
+    rows = []
+    for space, data in (("input", x), ("tsne", xy)):
+        for target, y in (("group", groups), ("level", levels)):
+            kk = min(k, len(y) - len(y) // folds - 1)
+            clf = KNeighborsClassifier(n_neighbors=max(kk, 1))
+            if isinstance(cv, GroupKFold):
+                acc = cross_val_score(clf, data, y, cv=cv, groups=refs)
+            else:
+                try:
+                    acc = cross_val_score(clf, data, y, cv=cv)
+                except ValueError:  # a class with fewer members than folds
+                    acc = cross_val_score(clf, data, y, cv=folds)
+            out[f"knn_{target}_acc_{space}"] = float(acc.mean())
+            rows.append({"space": space, "target": target, "k": max(kk, 1), "accuracy": float(acc.mean()),
+                         "accuracy_std": float(acc.std()), "folds": cv_note})
+    out["knn"] = {"k": k, "cv": cv_note, "chance_group": float(1 / max(len(set(groups)), 1))}
+    out["silhouette_spaces"] = "input = the t-SNE input (after scaling and PCA); tsne = the 2-D map"
+    return out, rows
+
+
+def scatter_png(embedding: pd.DataFrame, title: str) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 6), dpi=110)
+    for group in LEGEND:  # the teaser's legend order
+        sel = embedding[embedding["dist_group"] == group]
+        if sel.empty:
+            continue
+        rgb = np.array(PALETTE[group]) / 255.0
+        colours = [(*rgb, LEVEL_ALPHA.get(int(lvl), 1.0)) for lvl in sel["level"]]
+        ax.scatter(sel["x"], sel["y"], c=colours, s=14, edgecolors="none", label=LEGEND[group])
+    leg = ax.legend(loc="best", fontsize=8, markerscale=1.5)
+    for handle in leg.legend_handles:
+        handle.set_alpha(1.0)
+    ax.set_title(title + "\n(alpha: level 1 = 0.2 … level 5 = 1.0)", fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
