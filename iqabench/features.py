@@ -50,13 +50,16 @@ class FeatureTable:
         return mask[self.row_image]
 
     def image_mean(self, row_values: np.ndarray, row_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Average per-row values (``rows × k`` or ``rows``) over each image's rows.
+        """Average values of the selected rows over each image's rows.
 
+        ``row_values`` holds one value (or vector) per row selected by ``row_mask``, in row order.
         Returns (image positions, per-image means) for the images selected by ``row_mask``.
         """
         img = self.row_image[row_mask]
-        uniq, inverse = np.unique(img, return_inverse=True)
         values = np.asarray(row_values, dtype=np.float64)
+        if len(values) != len(img):
+            raise ValueError(f"image_mean: {len(values)} values for {len(img)} selected rows")
+        uniq, inverse = np.unique(img, return_inverse=True)
         sums = np.zeros((len(uniq),) + values.shape[1:], dtype=np.float64)
         np.add.at(sums, inverse, values)
         counts = np.bincount(inverse, minlength=len(uniq)).astype(np.float64)

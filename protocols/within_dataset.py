@@ -19,7 +19,6 @@ from iqabench.metrics import median_and_iqr
 from iqabench.protocol import Protocol, RunContext
 from iqabench.registry import register_protocol
 from iqabench.results import Result
-from iqabench.ridge import DEFAULT_ALPHAS
 
 log = logging.getLogger("iqabench")
 
@@ -32,8 +31,6 @@ class WithinDataset(Protocol):
     option_defaults = {"n_alphas": 100, "alpha_min": 1e-3, "alpha_max": 1e3}
 
     def alphas(self) -> np.ndarray:
-        if self.options == self.option_defaults:
-            return DEFAULT_ALPHAS
         return np.geomspace(self.options["alpha_min"], self.options["alpha_max"], self.options["n_alphas"])
 
     def run(self, ctx: RunContext) -> list[Result]:
@@ -63,9 +60,8 @@ class WithinDataset(Protocol):
             scores = table.rows[:, 0]
             tests = []
             for k in range(len(splits)):
-                pos = data.positions(splits.part(k, "test"))
-                ipos, ipred = table.image_mean(scores, table.rows_of(pos))
-                tests.append((ipos, ipred))
+                mask = table.rows_of(data.positions(splits.part(k, "test")))
+                tests.append(table.image_mean(scores[mask], mask))
             pred_hb = method.higher_better
             val_curve = None
 
