@@ -1,0 +1,132 @@
+"""``iqabench train``: self-supervised training of the methods that have a trainer (ARNIQA)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import click
+
+from ..errors import IQABenchError
+from .common import parse_pairs
+
+# CLI flag → config key. On --resume only the keys in RESUMABLE may change.
+FLAG_KEYS = {
+    "source": "data.source",
+    "init": "model.init",
+    "backbone": "model.backbone",
+    "crop_size": "data.crop_size",
+    "workers": "data.workers",
+    "epochs": "training.epochs",
+    "batch_size": "training.batch_size",
+    "seed": "training.seed",
+    "max_steps": "training.max_steps",
+    "positives": "training.positives",
+    "degradation": "degradation.variant",
+    "lr": "optimizer.lr",
+}
+RESUMABLE = {"data.workers", "training.epochs", "training.max_steps"}
+
+
+@click.group("train")
+def train_cmd() -> None:
+    """Self-supervised training (checkpoints usable with 'iqabench run --weights')."""
+
+
+@train_cmd.command("arniqa")
+@click.option("--config", "config_name", default=None, metavar="NAME|FILE",
+              help="Packaged configuration (paper [default], demo) or a YAML file merged over the paper's.")
+@click.option("--data", "source", default=None, metavar="DATASET|DIR",
+              help="Pristine training images: a dataset (kadis700k), a folder, or demo-pristine (bundled photos).")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Folder holding the datasets (default: $IQABENCH_DATA).")
+@click.option("--init", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Initial weights (e.g. torchvision ImageNet ResNet-50 weights); default: random initialisation.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Run folder (default: runs/train/arniqa-<config>-<time>).")
+@click.option("--resume", default=None, metavar="DIR|CKPT",
+              help="Continue a run from its last.pt (or the given checkpoint), mid-epoch included.")
+@click.option("--backbone", type=click.Choice(["resnet50", "se_resnet50", "resnet18"]), default=None,
+              help="Encoder (se_resnet50: SE blocks in every bottleneck; resnet18: demo only).")
+@click.option("--crop-size", type=int, default=None, metavar="N", help="Training crop size (paper: 224).")
+@click.option("--epochs", type=int, default=None, metavar="N", help="Training epochs (paper: 10).")
+@click.option("--batch-size", type=int, default=None, metavar="N", help="Pairs per step and process (paper: 16).")
+@click.option("--lr", type=float, default=None, metavar="X", help="Base learning rate (paper: 1e-3).")
+@click.option("--seed", type=int, default=None, metavar="N", help="Seed of data order, crops and degradations (paper: 27).")
+@click.option("--max-steps", type=int, default=None, metavar="N", help="Stop after N steps in total.")
+@click.option("--workers", type=int, default=None, metavar="N", help="Data-loading worker processes.")
+@click.option("--positives", type=click.Choice(["different_image", "same_image"]), default=None,
+              help="Ablation: same_image takes both crops of a pair from one image (Table 3 'same image').")
+@click.option("--no-hard-negatives", is_flag=True,
+              help="Ablation: no half-scale views; the batch is doubled (Table 3 'w/o HN').")
+@click.option("--degradation", type=click.Choice(["arniqa", "uniform_levels", "ndist1", "ndist7", "realesrgan"]),
+              default=None, help="Degradation-model variant (Table 3).")
+@click.option("--val-dataset", "val_datasets", multiple=True, metavar="NAME",
+              help="Validation dataset (repeatable; replaces the config's list).")
+@click.option("--no-validation", is_flag=True, help="Skip validation (best = last).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Any config key, dotted (e.g. scheduler.eta_min=1e-6). Repeatable.")
+@click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda[:N]",
+              help="Training device (under torchrun: each process its LOCAL_RANK GPU).")
+def arniqa_cmd(config_name, source, data_root, init, out_dir, resume, backbone, crop_size, epochs, batch_size, lr,
+               seed, max_steps, workers, positives, no_hard_negatives, degradation, val_datasets, no_validation, sets,
+               device) -> None:
+    """Train ARNIQA (paper: KADIS-700k pristine images, 10 epochs) and write checkpoints.
+
+    \b
+    Examples:
+      iqabench train arniqa --data kadis700k --data-root ~/iqa --init resnet50-imagenet-v1.pth
+      torchrun --nproc_per_node 4 -m iqabench train arniqa --data kadis700k --init resnet50.pth
+      iqabench train arniqa --config demo --out runs/train/demo
+      iqabench train arniqa --resume runs/train/demo
+    """
+    from ..training.arniqa import train_arniqa
+    from ..training.checkpoint import load_checkpoint
+    from ..training.config import get_key, load_config, parse_scalar, set_key
+
+    flags = {FLAG_KEYS[k]: v for k, v in dict(
+        source=source, init=init, backbone=backbone, crop_size=crop_size, workers=workers, epochs=epochs,
+        batch_size=batch_size, seed=seed, max_steps=max_steps, positives=positives, degradation=degradation, lr=lr,
+    ).items() if v is not None}
+    if no_hard_negatives:
+        flags["training.hard_negatives"] = False
+    if no_validation:
+        flags["validation.datasets"] = []
+    elif val_datasets:
+        flags["validation.datasets"] = list(val_datasets)
+    for key, value in parse_pairs(sets, "--set").items():
+        flags[key] = parse_scalar(value)
+
+    ckpt = None
+    if resume is not None:
+        path = Path(resume).expanduser()
+        if path.is_dir():
+            out_dir, path = out_dir or str(path), path / "last.pt"
+        elif out_dir is None:
+            out_dir = str(path.parent)
+        if not path.is_file():
+            raise IQABenchError(f"--resume {resume!r}: no checkpoint {str(path)!r}")
+        if config_name is not None:
+            raise IQABenchError("--resume continues with the checkpoint's own configuration; drop --config")
+        ckpt = load_checkpoint(path)
+        if ckpt.get("trainer") != "arniqa":
+            raise IQABenchError(f"--resume {str(path)!r} is a {ckpt.get('trainer')!r} checkpoint, not an ARNIQA one")
+        cfg = ckpt["config"]
+        for key, value in flags.items():
+            if key not in RESUMABLE and get_key(cfg, key) != value:
+                raise IQABenchError(f"cannot change {key} when resuming (only {', '.join(sorted(RESUMABLE))})")
+    else:
+        cfg = load_config("arniqa", config_name)
+    for key, value in flags.items():
+        set_key(cfg, key, value, "option")
+    if out_dir is None:
+        out_dir = str(Path("runs") / "train" / f"arniqa-{cfg['name']}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+    summary = train_arniqa(cfg, out_dir, device=device, data_root=data_root, resume=ckpt)
+    if os.environ.get("RANK", "0") != "0":
+        return
+    best = summary.get("best")
+    click.echo(f"{out_dir}/last.pt  step {summary['global_step']}, epoch {summary['epoch']}")
+    if best:
+        click.echo(f"{out_dir}/best.pt  epoch {best['epoch']}, validation score {best['score']:.4f}")

@@ -1,0 +1,290 @@
+"""ARNIQA's self-supervised training task (paper §3.2, §4.1; arniqa.md §2).
+
+Sample (per pair, ``P`` pairs per step and process):
+
+* image A from the epoch's permutation of the pool, image B a uniformly random *other* image
+  (``positives: same_image``: B = A, the Table 3 ablation);
+* a random ``crop_size`` crop of each image at full scale and of its half-scale version (PIL
+  bicubic, antialiased, to ``(w // 2, h // 2)``), the two crops not aligned, offsets uniform in
+  ``[0, max(1, side − crop))`` and zero padding where the image is smaller, as the reference;
+* one composition from the degradation sampler, applied to all four views on the training device
+  (batched, :func:`iqabench.degradation.apply_compositions`) with fresh randomness per view.
+
+Loss: NT-Xent (τ = 0.1) over the ``4P`` projections: ``a = [A_full; A_half]``, ``b = [B_full;
+B_half]``, positives ``(a_k, b_k)``, i.e. the same-scale crops of A and B; the encoder runs once on
+``a`` and once on ``b`` (batch-norm statistics per stack, as the reference). ``hard_negatives:
+false`` drops the half-scale views and doubles ``P`` so the loss sees as many embeddings.
+
+Determinism: the permutation depends on (seed, epoch); the choice of B, the crops, the
+compositions and the degradations of iteration ``i`` on rank ``r`` on (seed, epoch, i, r) only.
+
+Validation (per epoch, rank 0): the method's own feature extraction (5 crops × 2 scales) on every
+image in a train or val part of the configured labelled datasets; per split, ridge (alpha 0.1) on
+the train part and SRCC on the val part; the dataset's score is the median over splits, the
+epoch's score the mean over datasets.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor, nn
+
+from ..arniqa_model import ARNIQANet, load_into, read_weights
+from ..encoders import BACKBONES
+from ..errors import IQABenchError
+from ..method import sha256_file
+from .contrastive import nt_xent
+from .distributed import DistEnv
+from .loop import Task
+from .pools import ImagePool, open_pool
+
+log = logging.getLogger("iqabench")
+
+POSITIVES = ("different_image", "same_image")
+MIN_CROP = 48  # the smallest crop every distortion type accepts
+
+
+class PairwiseARNIQA(ARNIQANet):
+    """ARNIQANet whose forward takes both stacks (one DDP forward per step) and returns their projections."""
+
+    def forward(self, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        return super().forward(a)[1], super().forward(b)[1]
+
+
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def random_crop(img: Image.Image, size: int, rng: np.random.Generator) -> Tensor:
+    """A ``size``² crop at a uniform offset in [0, max(1, side − size)) (zero-padded beyond the image), uint8 3×S×S."""
+    w, h = img.size
+    left = int(rng.integers(0, max(1, w - size)))
+    top = int(rng.integers(0, max(1, h - size)))
+    arr = np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1)
+
+
+def half_scale(img: Image.Image) -> Image.Image:
+    w, h = img.size
+    return img.resize((max(1, w // 2), max(1, h // 2)), Image.BICUBIC)
+
+
+class _IterationViews(torch.utils.data.Dataset):
+    """Item ``j`` = the uint8 views of one iteration: ``[A_full; A_half; B_full; B_half]`` (or without halves)."""
+
+    def __init__(self, pool: ImagePool, specs: list[tuple[np.ndarray, np.ndarray, list[int]]], crop: int, halves: bool,
+                 half_cache: list[Image.Image] | None):
+        self.pool, self.specs, self.crop, self.halves, self.half_cache = pool, specs, crop, halves, half_cache
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def _images(self, i: int) -> tuple[Image.Image, Image.Image | None]:
+        img = self.pool.load(i)
+        if not self.halves:
+            return img, None
+        return img, self.half_cache[i] if self.half_cache is not None else half_scale(img)
+
+    def __getitem__(self, j: int) -> Tensor:
+        a_idx, b_idx, seeds = self.specs[j]
+        a_full, a_half, b_full, b_half = [], [], [], []
+        for a, b, seed in zip(a_idx.tolist(), b_idx.tolist(), seeds):
+            rng = np.random.default_rng(seed)
+            (img_a, half_a), (img_b, half_b) = self._images(a), self._images(b)
+            a_full.append(random_crop(img_a, self.crop, rng))
+            if self.halves:
+                a_half.append(random_crop(half_a, self.crop, rng))
+            b_full.append(random_crop(img_b, self.crop, rng))
+            if self.halves:
+                b_half.append(random_crop(half_b, self.crop, rng))
+        return torch.stack(a_full + a_half + b_full + b_half)
+
+
+class ARNIQATask(Task):
+    name = "arniqa"
+
+    def __init__(self, cfg: dict[str, Any], env: DistEnv, *, data_root: str | None = None):
+        from ..degradation import sampler_for
+
+        self.cfg, self.env = cfg, env
+        m, d, t = cfg["model"], cfg["data"], cfg["training"]
+        self.backbone = str(m["backbone"])
+        if self.backbone not in BACKBONES:
+            raise IQABenchError(f"config model.backbone: {self.backbone!r} is not one of {', '.join(BACKBONES)}")
+        self.crop = int(d["crop_size"])
+        if self.crop < MIN_CROP:
+            raise IQABenchError(
+                f"config data.crop_size must be at least {MIN_CROP} (noneccpatch moves 16 px patches by up to 8 px), got {self.crop}"
+            )
+        self.positives = str(t["positives"])
+        if self.positives not in POSITIVES:
+            raise IQABenchError(f"config training.positives: {self.positives!r} is not one of {', '.join(POSITIVES)}")
+        self.hard_negatives = bool(t["hard_negatives"])
+        # Without the half-scale views the batch is doubled, so the loss sees as many embeddings (Table 3).
+        self.pairs = int(t["batch_size"]) * (1 if self.hard_negatives else 2)
+        self.temperature = float(t["temperature"])
+        self.seed = int(t["seed"])
+        self.repeats = int(d.get("epoch_repeats") or 1)
+        self.workers = int(d.get("workers") or 0)
+        self.variant = str(cfg["degradation"]["variant"])
+        self.sampler = sampler_for(self.variant)
+        self.pool = open_pool(str(d["source"]), data_root=data_root, tiles_per_side=int(d.get("tiles_per_side") or 2))
+        if len(self.pool) < 2 and self.positives == "different_image":
+            raise IQABenchError("training images: at least 2 are needed for pairs of different images")
+        # Small in-memory pools: make each half-scale image once.
+        self.half_cache = [half_scale(img) for img in self.pool.images] if self.pool.images is not None else None
+        self.init = m.get("init")
+        self.init_info: dict[str, Any] = {"seed": self.seed}
+        self.val_datasets = self._open_validation(cfg.get("validation") or {}, data_root)
+
+    # -- model ----------------------------------------------------------------------------------
+    def build_model(self) -> nn.Module:
+        net = PairwiseARNIQA(self.backbone, int(self.cfg["model"].get("projection_dim") or 128))
+        if self.init:
+            w = read_weights(self.init, "--init file")
+            compatible = w.backbone == self.backbone or (self.backbone == "se_resnet50" and w.backbone == "resnet50")
+            if not compatible:
+                raise IQABenchError(f"--init file {str(self.init)!r} holds a {w.backbone}, the config trains a {self.backbone}")
+            same_proj = w.projector is not None and w.backbone == self.backbone and w.projection_dim == net.projector[2].out_features
+            load_into(net, w, "--init file", allow_missing_se=self.backbone != w.backbone, projector=same_proj)
+            self.init_info = {"file": str(w.path), "sha256": sha256_file(w.path), "format": w.format,
+                              "backbone": w.backbone, "projector_loaded": same_proj}
+            log.info(f"initial weights: {w.path} ({w.format} layout{', with projector' if same_proj else ''})")
+        else:
+            log.info(f"initial weights: random initialisation (seed {self.seed})")
+        return net
+
+    def model_info(self) -> dict[str, Any]:
+        return {
+            "backbone": self.backbone,
+            "crop_size": self.crop,
+            "projection_dim": int(self.cfg["model"].get("projection_dim") or 128),
+            "init": self.init_info,
+            "pool": self.pool.describe(),
+            "degradation": {"variant": self.variant, **self.sampler.config()},
+            "positives": self.positives,
+            "hard_negatives": self.hard_negatives,
+            "pairs_per_step": self.pairs,
+            "world_size": self.env.world_size,
+        }
+
+    # -- data -----------------------------------------------------------------------------------
+    def iterations_per_epoch(self) -> int:
+        return (len(self.pool) * self.repeats) // (self.pairs * self.env.world_size)
+
+    def samples_per_step(self) -> int:
+        return self.pairs
+
+    def _spec(self, perm: np.ndarray, epoch: int, i: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        r, w, p, n = self.env.rank, self.env.world_size, self.pairs, len(self.pool)
+        a = perm[(i * w + r) * p : (i * w + r + 1) * p]
+        if self.positives == "same_image":
+            b = a.copy()
+        else:  # a uniformly random other image
+            b = (a + np.random.default_rng([self.seed, epoch, i, r, 1]).integers(1, n, size=p)) % n
+        return a, b, [_seed(self.seed, epoch, i, r, 2, k) for k in range(p)]
+
+    def batches(self, epoch: int, start: int):
+        n = len(self.pool)
+        perm = np.random.default_rng([self.seed, epoch, 0]).permutation(n * self.repeats) % n
+        specs = [self._spec(perm, epoch, i) for i in range(start, self.iterations_per_epoch())]
+        data = _IterationViews(self.pool, specs, self.crop, self.hard_negatives, self.half_cache)
+        return torch.utils.data.DataLoader(
+            data,
+            batch_size=None,
+            shuffle=False,
+            num_workers=self.workers,
+            pin_memory=self.env.device.type == "cuda",
+            prefetch_factor=2 if self.workers else None,
+        )
+
+    def prepare(self, batch: Tensor, epoch: int, iteration: int) -> tuple[Tensor, dict[str, float]]:
+        from ..degradation import apply_compositions
+
+        t0 = time.perf_counter()
+        dev = self.env.device
+        views = batch.to(dev, non_blocking=True).float().div_(255.0)
+        gen = torch.Generator(device=dev).manual_seed(_seed(self.seed, epoch, iteration, self.env.rank, 3))
+        comps = self.sampler.sample_batch(self.pairs, gen)
+        n_views = views.shape[0] // self.pairs
+        out = apply_compositions(views, comps * n_views, gen)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        return out, {"prepare_s": time.perf_counter() - t0}
+
+    def loss(self, model: nn.Module, inputs: Tensor) -> Tensor:
+        half = inputs.shape[0] // 2  # [A views; B views]
+        za, zb = model(inputs[:half], inputs[half:])
+        return nt_xent(za, zb, self.temperature)
+
+    # -- validation -----------------------------------------------------------------------------
+    def _open_validation(self, vcfg: dict[str, Any], data_root: str | None) -> list:
+        from .. import registry
+
+        out = []
+        for name in vcfg.get("datasets") or []:
+            try:
+                ds = registry.datasets.get(str(name))(root=data_root)
+                if not ds.labelled:
+                    raise IQABenchError(f"dataset {name!r} has no labels")
+                ds.index()  # fail now, not after the first epoch
+            except IQABenchError as exc:
+                raise IQABenchError(
+                    f"validation: {exc} (choose validation datasets with --val-dataset NAME or use --no-validation)"
+                ) from exc
+            out.append(ds)
+        self.val_alpha = float(vcfg.get("alpha", 0.1))
+        self.val_seed = int(vcfg.get("seed", 0))
+        return out
+
+    def validate(self, model: nn.Module) -> dict[str, float] | None:
+        if not self.val_datasets:
+            return None
+        from ..evaluation import Labelled
+        from ..features import extract_features
+        from ..methods.arniqa import ARNIQA
+        from ..metrics import orient, srcc
+
+        was_training = model.training
+        model.eval()
+        method = ARNIQA.from_net(model, self.crop, self.env.device)
+        result: dict[str, float] = {}
+        try:
+            for ds in self.val_datasets:
+                index = ds.index()
+                splits = ds.splits(seed=self.val_seed)
+                needed = {i for k in range(len(splits)) for part in ("train", "val") for i in splits.part(k, part)}
+                table = extract_features(method, index[index["image_id"].isin(needed)], desc=f"validate on {ds.name}")
+                data = Labelled.join(table, index, ds.score_spec.higher_better)
+                values = []
+                for k in range(len(splits)):
+                    train, val = data.positions(splits.part(k, "train")), data.positions(splits.part(k, "val"))
+                    vpos, vpred = data.predict(data.fit(train), val, np.array([self.val_alpha]))
+                    values.append(srcc(orient(vpred[:, 0], ds.score_spec.higher_better), data.oriented_labels(vpos)))
+                result[ds.name] = float(np.nanmedian(values))
+        finally:
+            model.train(was_training)
+        result["score"] = float(np.mean([result[ds.name] for ds in self.val_datasets]))
+        return result
+
+
+def train_arniqa(
+    cfg: dict[str, Any],
+    out_dir,
+    *,
+    device: str = "auto",
+    data_root: str | None = None,
+    resume: dict[str, Any] | None = None,
+    on_step=None,
+) -> dict[str, Any]:
+    """Train ARNIQA with a resolved config (single process, or one rank under torchrun)."""
+    from .loop import run
+
+    return run(lambda env: ARNIQATask(cfg, env, data_root=data_root), cfg, out_dir, device=device, resume=resume,
+               on_step=on_step)

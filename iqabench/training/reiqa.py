@@ -1,0 +1,286 @@
+"""Re-IQA's quality-aware encoder: MoCo-v2 on overlapping crops of distorted versions (baselines.md §1.2).
+
+Sample (per pristine image, ``B`` images per step and process), as the reference's
+``datasets/dataset.py::IQAImageClass``:
+
+1. ``1 + n_aug`` *versions*: the image and ``n_aug`` (11) distorted copies, the types the first
+   ``n_aug`` of a random permutation of the 26 of Re-IQA's bank (all distinct), each at an
+   independent uniform level; distortions apply to the **full image** before any crop
+   (:func:`iqabench.degradation.reiqa_bank.distorted_versions`, on the training device).
+2. ``n_scale = 2``: the stack of versions is also resized to ``(H // 2, W // 2)`` by bicubic
+   tensor interpolation (``align_corners=True``), so ``2·(1 + n_aug)`` = 24 instances per image.
+3. Per scale, one *overlapping-area* crop pair shared by its versions: ``y`` uniform in
+   ``[⌈P(1 − o_max)⌉, ⌈P(1 − o_min)⌉)`` and ``x`` uniform among the offsets that make two P×P windows
+   offset by ``(y, x)`` overlap on ``o_min``–``o_max`` (10–30 %) of the patch area; one random crop of
+   ``P + max(x, y)`` (images smaller than that are first zero-padded, centred, as torchvision's
+   CenterCrop does), crop A its top-left P×P, crop B offset by ``(y, x)``.
+4. ``swap_crops``: for half the versions (scale 1: the first half, scale 2: the second) B is the
+   query and A the key, for the others A is the query.
+
+The batch is ``(B·24)×6×P×P``: channels 0–2 the query crop, 3–5 its positive key crop (the other
+crop of the same version and scale). Negatives come only from the MoCo queue (keys of earlier steps:
+other images and other versions of the same content). Inputs are raw RGB in [0, 1].
+
+Determinism: image order from (seed, epoch); each image's types, levels, crops and distortion
+randomness from (seed, epoch, iteration, rank, position), so resuming at any step is exact.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..encoders import BACKBONES
+from ..errors import IQABenchError
+from ..method import sha256_file
+from .distributed import DistEnv
+from .loop import Task
+from .moco import MoCo, info_nce
+from .pools import ImagePool, open_pool
+
+log = logging.getLogger("iqabench")
+
+MIN_PATCH = 16
+
+
+def seed_of(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def load_pool_image(pool: ImagePool, i: int, factor: float) -> Tensor:
+    """Pool image ``i`` as uint8 3×H×W, reduced by ``factor`` (the demo's input downscale) when ≠ 1."""
+    from ..reiqa_model import downscale
+
+    arr = np.asarray(pool.load(i).convert("RGB"), dtype=np.uint8)
+    x = torch.from_numpy(arr.copy()).permute(2, 0, 1)
+    if factor == 1.0:
+        return x
+    return downscale(x.unsqueeze(0).float().div_(255.0), factor)[0].mul_(255.0).round_().to(torch.uint8)
+
+
+def ola_offsets(patch: int, overlap: tuple[float, float], rng: np.random.Generator) -> tuple[int, int]:
+    """(y, x) offsets of crop B from crop A whose P×P windows overlap on ``overlap`` of the patch area."""
+    lo, hi = overlap
+    y = int(rng.integers(math.ceil(patch * (1 - hi)), math.ceil(patch * (1 - lo))))
+    side = patch - y  # overlap rows; the overlap area is (P − x)·side
+    x_lo = max(0, math.ceil(patch - hi * patch * patch / side))
+    x_hi = min(patch - 1, math.floor(patch - lo * patch * patch / side))
+    return y, int(rng.integers(x_lo, x_hi + 1))
+
+
+def crop_plan(height: int, width: int, patch: int, overlap: tuple[float, float],
+              rng: np.random.Generator) -> tuple[int, int, int, int, int, int]:
+    """(pad_top, pad_left, top, left, y, x) of one OLA pair on an image of ``height × width``: the
+    S×S crop (S = P + max(y, x)) starts at (top, left) of the image zero-padded by (pad_top, pad_left)."""
+    y, x = ola_offsets(patch, overlap, rng)
+    size = patch + max(y, x)
+    pad_top, pad_left = max(0, size - height) // 2, max(0, size - width) // 2
+    top = int(rng.integers(0, max(height, size) - size + 1))
+    left = int(rng.integers(0, max(width, size) - size + 1))
+    return pad_top, pad_left, top, left, y, x
+
+
+def cut_pair(stack: Tensor, plan: tuple[int, ...], patch: int) -> tuple[Tensor, Tensor]:
+    """Crops A and B (each V×3×P×P) of a V×3×H×W stack."""
+    pad_top, pad_left, top, left, y, x = plan
+    size = patch + max(y, x)
+    h, w = stack.shape[-2:]
+    if size > h or size > w:  # zero padding, centred (torchvision CenterCrop)
+        ph, pw = max(0, size - h), max(0, size - w)
+        stack = F.pad(stack, (pad_left, pw - pad_left, pad_top, ph - pad_top))
+    window = stack[..., top : top + size, left : left + size]
+    return window[..., :patch, :patch], window[..., y : y + patch, x : x + patch]
+
+
+class _Items(torch.utils.data.Dataset):
+    """Item ``j`` = iteration ``j``'s images: ``[(uint8 image, spec), …]`` (the spec fixes everything random)."""
+
+    def __init__(self, task: ReIQATask, specs: list[list[tuple[int, int]]]):
+        self.task, self.specs = task, specs
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def __getitem__(self, j: int) -> list[tuple[Tensor, dict[str, Any]]]:
+        t = self.task
+        out = []
+        for index, seed in self.specs[j]:
+            image = load_pool_image(t.pool, index, t.downscale)
+            rng = np.random.default_rng(seed)
+            ids = (rng.permutation(26)[: t.n_aug] + 1).tolist()
+            levels = rng.integers(1, 6, size=t.n_aug).tolist()
+            h, w = image.shape[-2:]
+            sizes = [(h, w), (h // 2, w // 2)][: t.n_scale]
+            plans = [crop_plan(sh, sw, t.patch, t.overlap, rng) for sh, sw in sizes]
+            out.append((image, {"ids": ids, "levels": levels, "plans": plans, "seed": int(rng.integers(0, 2**62))}))
+        return out
+
+
+def _as_list(batch):
+    return batch
+
+
+class ReIQATask(Task):
+    name = "reiqa"
+
+    def __init__(self, cfg: dict[str, Any], env: DistEnv, *, data_root: str | None = None):
+        self.cfg, self.env = cfg, env
+        m, d, t, mc = cfg["model"], cfg["data"], cfg["training"], cfg["moco"]
+        self.backbone = str(m["backbone"])
+        if self.backbone not in BACKBONES:
+            raise IQABenchError(f"config model.backbone: {self.backbone!r} is not one of {', '.join(BACKBONES)}")
+        self.patch = int(d["patch_size"])
+        if self.patch < MIN_PATCH:
+            raise IQABenchError(f"config data.patch_size must be at least {MIN_PATCH}, got {self.patch}")
+        self.n_aug = int(d["n_aug"])
+        if not 0 <= self.n_aug <= 26:
+            raise IQABenchError(f"config data.n_aug must be in 0..26 (distinct types of the bank), got {self.n_aug}")
+        self.n_scale = int(d["n_scale"])
+        if self.n_scale not in (1, 2):
+            raise IQABenchError(f"config data.n_scale must be 1 or 2, got {self.n_scale}")
+        overlap = d["overlap"]
+        self.overlap = (float(overlap[0]), float(overlap[1]))
+        if not 0 < self.overlap[0] < self.overlap[1] <= 1:
+            raise IQABenchError(f"config data.overlap must be [low, high] with 0 < low < high ≤ 1, got {overlap}")
+        self.swap = bool(d["swap_crops"])
+        self.downscale = float(d.get("downscale") or 1.0)
+        if not 0 < self.downscale <= 1:
+            raise IQABenchError(f"config data.downscale must be in (0, 1], got {self.downscale}")
+        self.images = int(t["batch_size"])
+        self.seed = int(t["seed"])
+        self.repeats = int(d.get("epoch_repeats") or 1)
+        self.workers = int(d.get("workers") or 0)
+        self.moco_cfg = mc
+        if not d.get("source"):
+            raise IQABenchError("training images: none configured (give --data DATASET|DIR, or data.source in the config)")
+        self.pool = open_pool(str(d["source"]), data_root=data_root, tiles_per_side=int(d.get("tiles_per_side") or 2))
+        self.init = m.get("init")
+        self.init_info: dict[str, Any] = {"seed": self.seed}
+
+    @property
+    def versions(self) -> int:
+        return 1 + self.n_aug
+
+    # -- model ----------------------------------------------------------------------------------
+    def input_norm(self) -> str:
+        return "none"  # the quality encoder sees raw [0, 1] RGB
+
+    def build_model(self) -> nn.Module:
+        mc = self.moco_cfg
+        net = MoCo(self.backbone, feat_dim=int(self.cfg["model"]["feat_dim"]), queue_size=int(mc["queue_size"]),
+                   momentum=float(mc["momentum"]), temperature=float(mc["temperature"]), input_norm=self.input_norm(),
+                   shuffle_seed=self.seed, shuffle_bn=bool(mc.get("shuffle_bn", True)))
+        if self.init:
+            from ..encoders import load_encoder_state
+            from ..reiqa_model import read_encoder_weights
+
+            w = read_encoder_weights(self.init, "--init file")
+            if w.backbone != self.backbone:
+                raise IQABenchError(f"--init file {str(self.init)!r} holds a {w.backbone}, the config trains a {self.backbone}")
+            label = f"--init file {str(w.path)!r} ({w.format} layout)"
+            load_encoder_state(net.query.encoder, w.encoder, label)
+            net.key.load_state_dict(net.query.state_dict())
+            self.init_info = {"file": str(w.path), "sha256": sha256_file(w.path), "format": w.format, "backbone": w.backbone}
+            log.info(f"initial weights: {w.path} ({w.format} layout; encoder only, the head starts random)")
+        else:
+            log.info(f"initial weights: random initialisation (seed {self.seed})")
+        return net
+
+    def model_info(self) -> dict[str, Any]:
+        mc = self.moco_cfg
+        return {
+            "role": "quality",
+            "backbone": self.backbone,
+            "feat_dim": int(self.cfg["model"]["feat_dim"]),
+            "input_norm": self.input_norm(),
+            "downscale": self.downscale,
+            "patch_size": self.patch,
+            "n_aug": self.n_aug,
+            "n_scale": self.n_scale,
+            "swap_crops": self.swap,
+            "overlap": list(self.overlap),
+            "bank": "reiqa (26 types)",
+            "queue_size": int(mc["queue_size"]),
+            "momentum": float(mc["momentum"]),
+            "temperature": float(mc["temperature"]),
+            "init": self.init_info,
+            "pool": self.pool.describe(),
+            "images_per_step": self.images,
+            "world_size": self.env.world_size,
+        }
+
+    # -- data -----------------------------------------------------------------------------------
+    def iterations_per_epoch(self) -> int:
+        return (len(self.pool) * self.repeats) // (self.images * self.env.world_size)
+
+    def samples_per_step(self) -> int:
+        return self.images * self.versions * self.n_scale  # query crops
+
+    def _spec(self, perm: np.ndarray, epoch: int, i: int) -> list[tuple[int, int]]:
+        r, w, b = self.env.rank, self.env.world_size, self.images
+        chosen = perm[(i * w + r) * b : (i * w + r + 1) * b]
+        return [(int(index), seed_of(self.seed, epoch, i, r, k)) for k, index in enumerate(chosen)]
+
+    def batches(self, epoch: int, start: int):
+        n = len(self.pool)
+        perm = np.random.default_rng([self.seed, epoch, 0]).permutation(n * self.repeats) % n
+        specs = [self._spec(perm, epoch, i) for i in range(start, self.iterations_per_epoch())]
+        return torch.utils.data.DataLoader(
+            _Items(self, specs), batch_size=None, shuffle=False, num_workers=self.workers, collate_fn=_as_list,
+            prefetch_factor=2 if self.workers else None,
+        )
+
+    def instances(self, image: Tensor, spec: dict[str, Any]) -> Tensor:
+        """One image's ``(n_scale·versions)×6×P×P`` query/key crops, built on the training device."""
+        from ..degradation.reiqa_bank import distorted_versions
+
+        dev = self.env.device
+        x = image.to(dev, non_blocking=True).float().div_(255.0)
+        gen = torch.Generator(device=dev).manual_seed(int(spec["seed"]))
+        stacks = [distorted_versions(x, spec["ids"], spec["levels"], gen)]
+        if self.n_scale == 2:
+            h, w = stacks[0].shape[-2:]
+            stacks.append(F.interpolate(stacks[0], size=(h // 2, w // 2), mode="bicubic", align_corners=True))
+        half = self.versions // 2
+        out = []
+        for s, (stack, plan) in enumerate(zip(stacks, spec["plans"])):
+            a, b = cut_pair(stack, plan, self.patch)
+            swapped = torch.zeros(self.versions, dtype=torch.bool, device=dev)
+            if self.swap:
+                swapped[:half] = s == 0
+                swapped[half:] = s == 1
+            sw = swapped.view(-1, 1, 1, 1)
+            query, key = torch.where(sw, b, a), torch.where(sw, a, b)
+            out.append(torch.cat([query, key], dim=1))
+        return torch.cat(out)
+
+    def prepare(self, batch: list, epoch: int, iteration: int) -> tuple[Tensor, dict[str, float]]:
+        t0 = time.perf_counter()
+        out = torch.cat([self.instances(image, spec) for image, spec in batch])
+        if self.env.device.type == "cuda":
+            torch.cuda.synchronize(self.env.device)
+        return out, {"prepare_s": time.perf_counter() - t0}
+
+    def loss(self, model: nn.Module, inputs: Tensor) -> Tensor:
+        return info_nce(model(inputs[:, :3], inputs[:, 3:]))
+
+
+def train_reiqa(cfg: dict[str, Any], out_dir, *, device: str = "auto", data_root: str | None = None,
+                resume: dict[str, Any] | None = None, on_step=None, content: bool = False) -> dict[str, Any]:
+    """Train Re-IQA's quality encoder (or, ``content=True``, its content encoder) with a resolved config."""
+    from .loop import run
+
+    if content:
+        from .reiqa_content import ContentTask
+
+        return run(lambda env: ContentTask(cfg, env, data_root=data_root), cfg, out_dir, device=device, resume=resume,
+                   on_step=on_step)
+    return run(lambda env: ReIQATask(cfg, env, data_root=data_root), cfg, out_dir, device=device, resume=resume,
+               on_step=on_step)
