@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from iqabench.protocols.within_dataset import WithinDataset
 
 from iqabench import Dataset, Method, ScoreSpec, Views
 from iqabench.evaluation import Labelled, ridge_over_splits
 from iqabench.features import FeatureTable
 from iqabench.protocol import RunContext
-from iqabench.protocols.within_dataset import WithinDataset
 from iqabench.splits import generate_splits
 
 

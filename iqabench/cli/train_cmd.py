@@ -130,3 +130,12 @@ def arniqa_cmd(config_name, source, data_root, init, out_dir, resume, backbone, 
     click.echo(f"{out_dir}/last.pt  step {summary['global_step']}, epoch {summary['epoch']}")
     if best:
         click.echo(f"{out_dir}/best.pt  epoch {best['epoch']}, validation score {best['score']:.4f}")
+
+
+def _add_reiqa() -> None:
+    from .train_reiqa_cmd import reiqa_cmd  # Re-IQA's trainer lives in its own module
+
+    train_cmd.add_command(reiqa_cmd)
+
+
+_add_reiqa()
