@@ -59,6 +59,9 @@ class BRISQUE(Method):
     method_type = "Handcrafted"
     views = Views(crops=0, scales=(1.0,))  # BRISQUE makes its own half-scale image
 
+    def display_name(self) -> str:
+        return "BRISQUE"
+
     def extract(self, batch: torch.Tensor) -> torch.Tensor:
         y = nss.luminance_255(batch)
         if y.shape[-2] < 2 or y.shape[-1] < 2:

@@ -70,7 +70,8 @@ def main(argv: list[str]) -> int:
     if chromium is None:
         print(f"error: {reason}", file=sys.stderr)
         return 1
-    page = load(chromium, Path(argv[0]).resolve().as_uri(), screenshot=Path(argv[1]).resolve())
+    # Tall enough for a full demo report (Chromium screenshots the window, not the page).
+    page = load(chromium, Path(argv[0]).resolve().as_uri(), screenshot=Path(argv[1]).resolve(), height=16000)
     for line in page.console:
         print(line, file=sys.stderr)
     print(Path(argv[1]).resolve())

@@ -2,7 +2,7 @@
 
 The oracle composes pyiqa's own primitives (``imfilter`` with its padding modes, the GGD/AGGD
 estimators, ``blockproc``/``compute_feature``, ``imresize``, ``nanmean``/``nancov``) with the two
-documented deviations of iqabench (docs/perf_nss.md, iqabench/nss.py):
+documented deviations of iqabench (docs/nss.md, iqabench/nss.py):
 
 * the 7×7 Gaussian in float64, as MATLAB's ``fspecial`` (pyiqa rounds it to float32, which
   leaves a ±1e-6 residue in flat windows);

@@ -221,6 +221,17 @@ def test_missing_image(cli, tmp_path, monkeypatch, name, kw):
     _assert_image_problem(cli, name, fx, victim, "file does not exist")
 
 
+def test_check_names_a_deleted_and_a_corrupt_image_together(cli, tmp_path, monkeypatch):
+    fx = install("kadid10k", tmp_path, monkeypatch)
+    deleted, corrupt = fx.image_paths[1], fx.image_paths[2]
+    deleted.unlink()
+    corrupt.write_bytes(b"not an image at all" * 100)
+    lines = check(cli, "kadid10k", fx)  # exit code 1, BROKEN summary
+    assert any(str(deleted) in x and "does not exist" in x for x in lines)
+    assert any(str(corrupt) in x and "not a readable image" in x for x in lines)
+    assert len(lines) == 2
+
+
 def test_missing_image_of_a_pool_read_from_its_folder(cli, tmp_path, monkeypatch):
     # KADIS-700k has no annotation file: its index is the folder listing, so a lost file shows as a count.
     fx = install("kadis700k", tmp_path, monkeypatch, complete=True)

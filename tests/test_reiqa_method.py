@@ -182,3 +182,32 @@ def test_reiqa_runs_through_the_regression_protocols(protocol, cli, synth, weigh
     else:
         m = pd.read_csv(run / "cross_srcc.csv").set_index("train")
         assert np.isfinite(m.loc["synth-mos", "synth-dmos"]) and np.isfinite(m.loc["synth-dmos", "synth-mos"])
+
+
+def test_demo_encoders_are_trained_once_then_reused(tmp_path, monkeypatch):
+    from iqabench.training import reiqa_demo
+    from iqabench.training.config import load_config
+    from tests.test_reiqa_training import tiny_config
+    from tests.test_training_arniqa import make_images
+
+    monkeypatch.setenv("IQABENCH_HOME", str(tmp_path / "home"))
+    images = make_images(tmp_path / "pristine", 4, size=(96, 80))
+    quality = tiny_config(images, epochs=1, max_steps=2)
+    content = load_config("reiqa_content", "demo")
+    content["name"] = "tiny"
+    content["data"].update({"source": str(images), "crop_size": 32, "epoch_repeats": 1, "downscale": 1.0})
+    content["training"].update({"batch_size": 2, "max_steps": 2})
+    configs = {"reiqa": quality, "reiqa_content": content}
+    monkeypatch.setattr(reiqa_demo, "load_config", lambda family, name: configs[family])
+
+    (variant,) = registry.methods.get("reiqa").demo_variants(device="cpu")
+    models = tmp_path / "home" / "models"
+    assert sorted(p.name for p in models.iterdir()) == sorted(
+        [Path(variant["weights"]).name, Path(variant["options"]["content"]).name])  # training folders are gone
+    stamps = [p.stat().st_mtime_ns for p in sorted(models.iterdir())]
+    assert registry.methods.get("reiqa").demo_variants(device="cpu") == [variant]
+    assert [p.stat().st_mtime_ns for p in sorted(models.iterdir())] == stamps  # reused, not retrained
+    m = _method("reiqa", weights=variant["weights"], **variant["options"])
+    assert m.display_name() == "Re-IQA [tiny config, from random init; ResNet-18]"
+    assert {r: e.role for r, e in m.encoders.items()} == {"content": "content", "quality": "quality"}
+    assert registry.methods.get("reiqa-quality").demo_variants() == []
