@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import time
-from pathlib import Path
 
 import click
 
-from ..errors import IQABenchError
 from .common import parse_pairs
+from .train_common import resolve_run
 
-# CLI flag → config key. On --resume only the keys in RESUMABLE may change.
+# CLI flag → config key.
 FLAG_KEYS = {
     "source": "data.source",
     "init": "model.init",
@@ -26,7 +24,6 @@ FLAG_KEYS = {
     "degradation": "degradation.variant",
     "lr": "optimizer.lr",
 }
-RESUMABLE = {"data.workers", "training.epochs", "training.max_steps"}
 
 
 @click.group("train")
@@ -82,8 +79,7 @@ def arniqa_cmd(config_name, source, data_root, init, out_dir, resume, backbone, 
       iqabench train arniqa --resume runs/train/demo
     """
     from ..training.arniqa import train_arniqa
-    from ..training.checkpoint import load_checkpoint
-    from ..training.config import get_key, load_config, parse_scalar, set_key
+    from ..training.config import parse_scalar
 
     flags = {FLAG_KEYS[k]: v for k, v in dict(
         source=source, init=init, backbone=backbone, crop_size=crop_size, workers=workers, epochs=epochs,
@@ -98,30 +94,10 @@ def arniqa_cmd(config_name, source, data_root, init, out_dir, resume, backbone, 
     for key, value in parse_pairs(sets, "--set").items():
         flags[key] = parse_scalar(value)
 
-    ckpt = None
-    if resume is not None:
-        path = Path(resume).expanduser()
-        if path.is_dir():
-            out_dir, path = out_dir or str(path), path / "last.pt"
-        elif out_dir is None:
-            out_dir = str(path.parent)
-        if not path.is_file():
-            raise IQABenchError(f"--resume {resume!r}: no checkpoint {str(path)!r}")
-        if config_name is not None:
-            raise IQABenchError("--resume continues with the checkpoint's own configuration; drop --config")
-        ckpt = load_checkpoint(path)
-        if ckpt.get("trainer") != "arniqa":
-            raise IQABenchError(f"--resume {str(path)!r} is a {ckpt.get('trainer')!r} checkpoint, not an ARNIQA one")
-        cfg = ckpt["config"]
-        for key, value in flags.items():
-            if key not in RESUMABLE and get_key(cfg, key) != value:
-                raise IQABenchError(f"cannot change {key} when resuming (only {', '.join(sorted(RESUMABLE))})")
-    else:
-        cfg = load_config("arniqa", config_name)
-    for key, value in flags.items():
-        set_key(cfg, key, value, "option")
-    if out_dir is None:
-        out_dir = str(Path("runs") / "train" / f"arniqa-{cfg['name']}-{time.strftime('%Y%m%d-%H%M%S')}")
+    cfg, ckpt, out_dir = resolve_run(
+        "arniqa", "arniqa", config_name, resume, out_dir, flags,
+        wrong_trainer=lambda path, found: f"--resume {path!r} is a {found!r} checkpoint, not an ARNIQA one",
+    )
 
     summary = train_arniqa(cfg, out_dir, device=device, data_root=data_root, resume=ckpt)
     if os.environ.get("RANK", "0") != "0":

@@ -6,13 +6,12 @@ Registered on the ``train`` group by :mod:`iqabench.cli.train_cmd`.
 from __future__ import annotations
 
 import os
-import time
-from pathlib import Path
 
 import click
 
 from ..errors import IQABenchError
 from .common import parse_pairs
+from .train_common import resolve_run
 
 # CLI flag → config key (quality config; the content config has crop_size instead of patch_size).
 FLAG_KEYS = {
@@ -28,7 +27,6 @@ FLAG_KEYS = {
     "optimizer": "optimizer.name",
     "queue_size": "moco.queue_size",
 }
-RESUMABLE = {"data.workers", "training.epochs", "training.max_steps"}
 TRAINER = {False: ("reiqa", "reiqa"), True: ("reiqa-content", "reiqa_content")}  # content → (trainer, config family)
 
 
@@ -80,8 +78,7 @@ def reiqa_cmd(content, config_name, source, data_root, init, out_dir, resume, ba
       iqabench train reiqa --config demo --out runs/train/reiqa-demo
       iqabench train reiqa --resume runs/train/reiqa-demo
     """
-    from ..training.checkpoint import load_checkpoint
-    from ..training.config import get_key, load_config, parse_scalar, set_key
+    from ..training.config import parse_scalar
     from ..training.reiqa import train_reiqa
 
     if content and patch_size is not None:
@@ -100,32 +97,12 @@ def reiqa_cmd(content, config_name, source, data_root, init, out_dir, resume, ba
         flags[key] = parse_scalar(value)
 
     trainer, family = TRAINER[content]
-    ckpt = None
-    if resume is not None:
-        path = Path(resume).expanduser()
-        if path.is_dir():
-            out_dir, path = out_dir or str(path), path / "last.pt"
-        elif out_dir is None:
-            out_dir = str(path.parent)
-        if not path.is_file():
-            raise IQABenchError(f"--resume {resume!r}: no checkpoint {str(path)!r}")
-        if config_name is not None:
-            raise IQABenchError("--resume continues with the checkpoint's own configuration; drop --config")
-        ckpt = load_checkpoint(path)
-        if ckpt.get("trainer") != trainer:
-            hint = " (add --content)" if ckpt.get("trainer") == "reiqa-content" else ""
-            raise IQABenchError(f"--resume {str(path)!r} is a {ckpt.get('trainer')!r} checkpoint, not a {trainer!r} one{hint}")
-        cfg = ckpt["config"]
-        for key, value in flags.items():
-            if key not in RESUMABLE and get_key(cfg, key) != value:
-                raise IQABenchError(f"cannot change {key} when resuming (only {', '.join(sorted(RESUMABLE))})")
-    else:
-        cfg = load_config(family, config_name)
-    for key, value in flags.items():
-        set_key(cfg, key, value, "option")
-    if out_dir is None:
-        out_dir = str(Path("runs") / "train" / f"{trainer}-{cfg['name']}-{time.strftime('%Y%m%d-%H%M%S')}")
 
+    def wrong_trainer(path: str, found) -> str:
+        hint = " (add --content)" if found == "reiqa-content" else ""
+        return f"--resume {path!r} is a {found!r} checkpoint, not a {trainer!r} one{hint}"
+
+    cfg, ckpt, out_dir = resolve_run(trainer, family, config_name, resume, out_dir, flags, wrong_trainer=wrong_trainer)
     summary = train_reiqa(cfg, out_dir, device=device, data_root=data_root, resume=ckpt, content=content)
     if os.environ.get("RANK", "0") != "0":
         return

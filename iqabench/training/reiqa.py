@@ -127,29 +127,18 @@ def _as_list(batch):
     return batch
 
 
-class ReIQATask(Task):
-    name = "reiqa"
+class MoCoTask(Task):
+    """What Re-IQA's two encoders train alike: the pool, MoCo-v2 model, initial weights, data order
+    and per-image seeds. Subclasses add the sample (:meth:`batches`, :meth:`prepare`, :meth:`loss`)."""
+
+    role = ""  # "quality" | "content": recorded in the checkpoint, read back by the reiqa method
 
     def __init__(self, cfg: dict[str, Any], env: DistEnv, *, data_root: str | None = None):
         self.cfg, self.env = cfg, env
-        m, d, t, mc = cfg["model"], cfg["data"], cfg["training"], cfg["moco"]
+        m, d, t = cfg["model"], cfg["data"], cfg["training"]
         self.backbone = str(m["backbone"])
         if self.backbone not in BACKBONES:
             raise IQABenchError(f"config model.backbone: {self.backbone!r} is not one of {', '.join(BACKBONES)}")
-        self.patch = int(d["patch_size"])
-        if self.patch < MIN_PATCH:
-            raise IQABenchError(f"config data.patch_size must be at least {MIN_PATCH}, got {self.patch}")
-        self.n_aug = int(d["n_aug"])
-        if not 0 <= self.n_aug <= 26:
-            raise IQABenchError(f"config data.n_aug must be in 0..26 (distinct types of the bank), got {self.n_aug}")
-        self.n_scale = int(d["n_scale"])
-        if self.n_scale not in (1, 2):
-            raise IQABenchError(f"config data.n_scale must be 1 or 2, got {self.n_scale}")
-        overlap = d["overlap"]
-        self.overlap = (float(overlap[0]), float(overlap[1]))
-        if not 0 < self.overlap[0] < self.overlap[1] <= 1:
-            raise IQABenchError(f"config data.overlap must be [low, high] with 0 < low < high ≤ 1, got {overlap}")
-        self.swap = bool(d["swap_crops"])
         self.downscale = float(d.get("downscale") or 1.0)
         if not 0 < self.downscale <= 1:
             raise IQABenchError(f"config data.downscale must be in (0, 1], got {self.downscale}")
@@ -157,20 +146,16 @@ class ReIQATask(Task):
         self.seed = int(t["seed"])
         self.repeats = int(d.get("epoch_repeats") or 1)
         self.workers = int(d.get("workers") or 0)
-        self.moco_cfg = mc
+        self.moco_cfg = cfg["moco"]
         if not d.get("source"):
             raise IQABenchError("training images: none configured (give --data DATASET|DIR, or data.source in the config)")
         self.pool = open_pool(str(d["source"]), data_root=data_root, tiles_per_side=int(d.get("tiles_per_side") or 2))
         self.init = m.get("init")
         self.init_info: dict[str, Any] = {"seed": self.seed}
 
-    @property
-    def versions(self) -> int:
-        return 1 + self.n_aug
-
     # -- model ----------------------------------------------------------------------------------
     def input_norm(self) -> str:
-        return "none"  # the quality encoder sees raw [0, 1] RGB
+        raise NotImplementedError
 
     def build_model(self) -> nn.Module:
         mc = self.moco_cfg
@@ -196,17 +181,12 @@ class ReIQATask(Task):
     def model_info(self) -> dict[str, Any]:
         mc = self.moco_cfg
         return {
-            "role": "quality",
+            "role": self.role,
             "backbone": self.backbone,
             "feat_dim": int(self.cfg["model"]["feat_dim"]),
             "input_norm": self.input_norm(),
             "downscale": self.downscale,
-            "patch_size": self.patch,
-            "n_aug": self.n_aug,
-            "n_scale": self.n_scale,
-            "swap_crops": self.swap,
-            "overlap": list(self.overlap),
-            "bank": "reiqa (26 types)",
+            **self.sample_info(),
             "queue_size": int(mc["queue_size"]),
             "momentum": float(mc["momentum"]),
             "temperature": float(mc["temperature"]),
@@ -216,25 +196,73 @@ class ReIQATask(Task):
             "world_size": self.env.world_size,
         }
 
+    def sample_info(self) -> dict[str, Any]:
+        """How a sample is built, for :meth:`model_info`."""
+        raise NotImplementedError
+
     # -- data -----------------------------------------------------------------------------------
     def iterations_per_epoch(self) -> int:
         return (len(self.pool) * self.repeats) // (self.images * self.env.world_size)
-
-    def samples_per_step(self) -> int:
-        return self.images * self.versions * self.n_scale  # query crops
 
     def _spec(self, perm: np.ndarray, epoch: int, i: int) -> list[tuple[int, int]]:
         r, w, b = self.env.rank, self.env.world_size, self.images
         chosen = perm[(i * w + r) * b : (i * w + r + 1) * b]
         return [(int(index), seed_of(self.seed, epoch, i, r, k)) for k, index in enumerate(chosen)]
 
-    def batches(self, epoch: int, start: int):
+    def epoch_specs(self, epoch: int, start: int) -> list[list[tuple[int, int]]]:
+        """Per iteration from ``start``: this process's (pool index, seed) pairs, a function of (seed, epoch)."""
         n = len(self.pool)
         perm = np.random.default_rng([self.seed, epoch, 0]).permutation(n * self.repeats) % n
-        specs = [self._spec(perm, epoch, i) for i in range(start, self.iterations_per_epoch())]
+        return [self._spec(perm, epoch, i) for i in range(start, self.iterations_per_epoch())]
+
+
+class ReIQATask(MoCoTask):
+    name = "reiqa"
+    role = "quality"
+
+    def __init__(self, cfg: dict[str, Any], env: DistEnv, *, data_root: str | None = None):
+        d = cfg["data"]
+        self.patch = int(d["patch_size"])
+        if self.patch < MIN_PATCH:
+            raise IQABenchError(f"config data.patch_size must be at least {MIN_PATCH}, got {self.patch}")
+        self.n_aug = int(d["n_aug"])
+        if not 0 <= self.n_aug <= 26:
+            raise IQABenchError(f"config data.n_aug must be in 0..26 (distinct types of the bank), got {self.n_aug}")
+        self.n_scale = int(d["n_scale"])
+        if self.n_scale not in (1, 2):
+            raise IQABenchError(f"config data.n_scale must be 1 or 2, got {self.n_scale}")
+        overlap = d["overlap"]
+        self.overlap = (float(overlap[0]), float(overlap[1]))
+        if not 0 < self.overlap[0] < self.overlap[1] <= 1:
+            raise IQABenchError(f"config data.overlap must be [low, high] with 0 < low < high ≤ 1, got {overlap}")
+        self.swap = bool(d["swap_crops"])
+        super().__init__(cfg, env, data_root=data_root)
+
+    @property
+    def versions(self) -> int:
+        return 1 + self.n_aug
+
+    def input_norm(self) -> str:
+        return "none"  # the quality encoder sees raw [0, 1] RGB
+
+    def sample_info(self) -> dict[str, Any]:
+        return {
+            "patch_size": self.patch,
+            "n_aug": self.n_aug,
+            "n_scale": self.n_scale,
+            "swap_crops": self.swap,
+            "overlap": list(self.overlap),
+            "bank": "reiqa (26 types)",
+        }
+
+    # -- data -----------------------------------------------------------------------------------
+    def samples_per_step(self) -> int:
+        return self.images * self.versions * self.n_scale  # query crops
+
+    def batches(self, epoch: int, start: int):
         return torch.utils.data.DataLoader(
-            _Items(self, specs), batch_size=None, shuffle=False, num_workers=self.workers, collate_fn=_as_list,
-            prefetch_factor=2 if self.workers else None,
+            _Items(self, self.epoch_specs(epoch, start)), batch_size=None, shuffle=False, num_workers=self.workers,
+            collate_fn=_as_list, prefetch_factor=2 if self.workers else None,
         )
 
     def instances(self, image: Tensor, spec: dict[str, Any]) -> Tensor:

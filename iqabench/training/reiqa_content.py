@@ -29,7 +29,7 @@ from torchvision.transforms import functional as TF
 
 from ..errors import IQABenchError
 from .moco import info_nce
-from .reiqa import ReIQATask, load_pool_image, seed_of
+from .reiqa import MoCoTask, load_pool_image, seed_of
 
 CROP_SCALE = (0.2, 1.0)
 CROP_RATIO = (3 / 4, 4 / 3)
@@ -107,54 +107,34 @@ class _Views(torch.utils.data.Dataset):
         return torch.stack(out)
 
 
-class ContentTask(ReIQATask):
-    """MoCo-v2 on pristine images; shares the pool, model, determinism and checkpoint code of :class:`ReIQATask`."""
+class ContentTask(MoCoTask):
+    """MoCo-v2 on pristine images; shares the pool, model, determinism and checkpoint code of the quality task."""
 
     name = "reiqa-content"
+    role = "content"
 
     def __init__(self, cfg: dict[str, Any], env, *, data_root: str | None = None):
-        d = cfg["data"]
-        self.crop = int(d["crop_size"])
+        self.crop = int(cfg["data"]["crop_size"])
         if self.crop < 16:
             raise IQABenchError(f"config data.crop_size must be at least 16, got {self.crop}")
-        # The quality sample's keys are not used here; fill them so the shared constructor validates.
-        cfg_view = {**cfg, "data": {"patch_size": self.crop, "n_aug": 0, "n_scale": 1, "overlap": [0.1, 0.3],
-                                    "swap_crops": False, **d}}
-        super().__init__(cfg_view, env, data_root=data_root)
-        self.cfg = cfg
+        super().__init__(cfg, env, data_root=data_root)
 
     def input_norm(self) -> str:
         return "imagenet"
 
-    def model_info(self) -> dict[str, Any]:
-        mc = self.moco_cfg
+    def sample_info(self) -> dict[str, Any]:
         return {
-            "role": "content",
-            "backbone": self.backbone,
-            "feat_dim": int(self.cfg["model"]["feat_dim"]),
-            "input_norm": self.input_norm(),
-            "downscale": self.downscale,
             "crop_size": self.crop,
             "augmentation": "MoCo-v2 (RandomResizedCrop 0.2–1, ColorJitter .4/.4/.4/.1 p=.8, grey p=.2, "
                             "blur σ 0.1–2 p=.5, flip)",
-            "queue_size": int(mc["queue_size"]),
-            "momentum": float(mc["momentum"]),
-            "temperature": float(mc["temperature"]),
-            "init": self.init_info,
-            "pool": self.pool.describe(),
-            "images_per_step": self.images,
-            "world_size": self.env.world_size,
         }
 
     def samples_per_step(self) -> int:
         return self.images
 
     def batches(self, epoch: int, start: int):
-        n = len(self.pool)
-        perm = np.random.default_rng([self.seed, epoch, 0]).permutation(n * self.repeats) % n
-        specs = [self._spec(perm, epoch, i) for i in range(start, self.iterations_per_epoch())]
         return torch.utils.data.DataLoader(
-            _Views(self, specs), batch_size=None, shuffle=False, num_workers=self.workers,
+            _Views(self, self.epoch_specs(epoch, start)), batch_size=None, shuffle=False, num_workers=self.workers,
             pin_memory=self.env.device.type == "cuda", prefetch_factor=2 if self.workers else None,
         )
 
