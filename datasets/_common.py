@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
@@ -157,6 +157,18 @@ class AnnotatedDataset(Dataset):
             raise
 
 
+def grid_index(image_id: Callable[[int, int, int], str], n_refs: int, n_types: int, n_levels: int) -> pd.DataFrame:
+    """Every image of a complete reference × type × level dataset (ids and references, ``I01``…),
+    in the order of its naming scheme: reference, then type, then level."""
+    rows = [
+        {"image_id": image_id(r, t, lev), "ref": f"I{r:02d}"}
+        for r in range(1, n_refs + 1)
+        for t in range(1, n_types + 1)
+        for lev in range(1, n_levels + 1)
+    ]
+    return pd.DataFrame(rows)
+
+
 def looks_like_other(folder: Path, name: str) -> str | None:
     """The built-in dataset that ``folder`` holds, other than ``name`` (None when none matches)."""
     from iqabench.registry import datasets
@@ -250,6 +262,14 @@ def read_table(
         raise IQABenchError(
             f"dataset {dataset!r}: {str(path)!r} cannot be read as a table: {_one_line(exc)}"
         ) from None
+    _require_columns(dataset, path, frame, required)
+    first = 2 if header else 1
+    frame["_loc"] = _line_locs(path, len(frame), first)
+    return frame
+
+
+def _require_columns(dataset: str, path: Path, frame: pd.DataFrame, required: Sequence[str]) -> None:
+    """Strip the header names of ``frame`` (in place) and name any required column it lacks."""
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in required if c not in frame.columns]
     if missing:
@@ -257,9 +277,6 @@ def read_table(
             f"dataset {dataset!r}: {str(path)!r} lacks column(s) {', '.join(missing)} "
             f"(columns: {', '.join(frame.columns)})"
         )
-    first = 2 if header else 1
-    frame["_loc"] = _line_locs(path, len(frame), first)
-    return frame
 
 
 def _line_locs(path: Path, n: int, first: int) -> list[str]:
@@ -289,13 +306,7 @@ def read_excel_sheet(dataset: str, path: Path, required: Sequence[str], sheet: s
         raise IQABenchError(
             f"dataset {dataset!r}: {str(path)!r} cannot be read as .xlsx: {_one_line(exc)}"
         ) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise IQABenchError(
-            f"dataset {dataset!r}: {str(path)!r} lacks column(s) {', '.join(missing)} "
-            f"(columns: {', '.join(frame.columns)})"
-        )
+    _require_columns(dataset, path, frame, required)
     frame = frame.dropna(how="all")  # empty rows; the kept rows keep their spreadsheet row numbers
     label = f" sheet {sheet!r}" if isinstance(sheet, str) else ""
     frame["_loc"] = [f"{str(path)!r}{label} row {int(i) + 2}" for i in frame.index]
@@ -431,6 +442,12 @@ class CaseResolver:
     def folder(self, rel: str) -> Path | None:
         found = self.find(rel)
         return found if found is not None and found.is_dir() else None
+
+
+def authentic_row(root: Path, image_id: str, score: Any, loc: str | None) -> dict[str, Any]:
+    """An index row of an authentically distorted image: no reference, no distortion type or level."""
+    return {"image_id": image_id, "path": str(root / image_id), "score": score, "ref": None, "dist_type": None,
+            "dist_group": None, "level": None, "ref_path": None, "_loc": loc}
 
 
 def index_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

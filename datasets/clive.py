@@ -15,7 +15,7 @@ import pandas as pd
 from iqabench.dataset import ScoreSpec
 from iqabench.registry import register_dataset
 
-from ._common import AnnotatedDataset, index_frame, mat_numbers, mat_strings, read_mat
+from ._common import AnnotatedDataset, authentic_row, index_frame, mat_numbers, mat_strings, read_mat
 
 N_TRAINING = 7
 NAMES = Path("Data") / "AllImages_release.mat"
@@ -81,17 +81,5 @@ class CLIVE(AnnotatedDataset):
         rows = []
         for i in range(N_TRAINING, len(names)):
             rel = f"Images/{names[i]}"
-            rows.append(
-                {
-                    "image_id": rel,
-                    "path": str(self.root / rel),
-                    "score": mos[i],
-                    "ref": None,
-                    "dist_type": None,
-                    "dist_group": None,
-                    "level": None,
-                    "ref_path": None,
-                    "_loc": f"{str(mos_path)!r} entry {i + 1}",
-                }
-            )
+            rows.append(authentic_row(self.root, rel, mos[i], f"{str(mos_path)!r} entry {i + 1}"))
         return index_frame(rows)

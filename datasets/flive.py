@@ -21,7 +21,7 @@ from iqabench.dataset import ScoreSpec
 from iqabench.registry import register_dataset
 from iqabench.splits import Splits
 
-from ._common import AnnotatedDataset, first_existing, index_frame, read_table
+from ._common import AnnotatedDataset, authentic_row, first_existing, index_frame, read_table
 
 LABELS = "labels_image.csv"
 TRAIN_VAL = "labels=640_padded.csv"
@@ -68,19 +68,7 @@ class FLIVE(AnnotatedDataset):
         rows = []
         for name, score, loc in zip(table["name"], table["mos"], table["_loc"]):
             rel = "database/" + _relative(name)
-            rows.append(
-                {
-                    "image_id": rel,
-                    "path": str(self.root / rel),
-                    "score": score,
-                    "ref": None,
-                    "dist_type": None,
-                    "dist_group": None,
-                    "level": None,
-                    "ref_path": None,
-                    "_loc": loc,
-                }
-            )
+            rows.append(authentic_row(self.root, rel, score, loc))
         return index_frame(rows)
 
     def make_splits(self, seed: int, n_splits: int) -> Splits:

@@ -16,7 +16,7 @@ import pandas as pd
 from iqabench.dataset import ScoreSpec
 from iqabench.registry import register_dataset
 
-from ._common import AnnotatedDataset, index_frame, read_table
+from ._common import AnnotatedDataset, grid_index, index_frame, read_table
 
 # KADID type id -> (name, group). The groups are KADID-10k's own 7 groups (= ARNIQA's degradation
 # groups; ARNIQA drops #6 and #15, which stay in the groups the KADID paper gives them).
@@ -58,13 +58,7 @@ def image_id(ref: int, kind: int, level: int) -> str:
 
 def full_id_index() -> pd.DataFrame:
     """Every image of a complete copy (ids and references) from the naming scheme, in dmos.csv order."""
-    rows = [
-        {"image_id": image_id(r, t, lev), "ref": f"I{r:02d}"}
-        for r in range(1, N_REFS + 1)
-        for t in range(1, N_TYPES + 1)
-        for lev in range(1, N_LEVELS + 1)
-    ]
-    return pd.DataFrame(rows)
+    return grid_index(image_id, N_REFS, N_TYPES, N_LEVELS)
 
 
 @register_dataset("kadid10k")

@@ -17,7 +17,7 @@ from iqabench.dataset import ScoreSpec
 from iqabench.registry import register_dataset
 from iqabench.splits import Splits
 
-from ._common import AnnotatedDataset, index_frame, read_table
+from ._common import AnnotatedDataset, authentic_row, index_frame, read_table
 
 SCORES = "koniq10k_scores_and_distributions.csv"
 SETS = "koniq10k_distributions_sets.csv"
@@ -63,17 +63,7 @@ class KonIQ10k(AnnotatedDataset):
         table = read_table(self.name, self.root / SCORES, ("image_name", "MOS"))
         res = self.resolution()
         rows = [
-            {
-                "image_id": f"{res}/{name.strip()}",
-                "path": str(self.root / res / name.strip()),
-                "score": score,
-                "ref": None,
-                "dist_type": None,
-                "dist_group": None,
-                "level": None,
-                "ref_path": None,
-                "_loc": loc,
-            }
+            authentic_row(self.root, f"{res}/{name.strip()}", score, loc)
             for name, score, loc in zip(table["image_name"], table["MOS"], table["_loc"])
         ]
         return index_frame(rows)

@@ -32,7 +32,7 @@ from iqabench.fileio import atomic_write_bytes
 from iqabench.images import ImageError, load_rgb
 from iqabench.registry import register_dataset
 
-from ._common import AnnotatedDataset, index_frame, read_excel_sheet
+from ._common import AnnotatedDataset, authentic_row, index_frame, read_excel_sheet
 
 log = logging.getLogger(__name__)
 ANNOTATION = Path("Annotations") / "MOS and Image attribute scores.xlsx"
@@ -78,19 +78,7 @@ class SPAQ(AnnotatedDataset):
         rows = []
         for name, score, loc in zip(table["Image name"], table["MOS"], table["_loc"]):
             name = str(name).strip()
-            rows.append(
-                {
-                    "image_id": f"TestImage/{name}",
-                    "path": str(self.root / "TestImage" / name),
-                    "score": score,
-                    "ref": None,
-                    "dist_type": None,
-                    "dist_group": None,
-                    "level": None,
-                    "ref_path": None,
-                    "_loc": loc,
-                }
-            )
+            rows.append(authentic_row(self.root, f"TestImage/{name}", score, loc))
         return index_frame(rows)
 
     def load_index(self) -> pd.DataFrame:

@@ -19,7 +19,7 @@ import pandas as pd
 from iqabench.dataset import ScoreSpec
 from iqabench.registry import register_dataset
 
-from ._common import AnnotatedDataset, CaseResolver, index_frame, require_file
+from ._common import AnnotatedDataset, CaseResolver, grid_index, index_frame, require_file
 
 # TID2013 type id -> (name, closest KADID-10k group).
 TYPES = {
@@ -59,13 +59,7 @@ def image_id(ref: int, kind: int, level: int) -> str:
 
 def full_id_index() -> pd.DataFrame:
     """Every image of a complete copy (ids and references) from the naming scheme, in file order."""
-    rows = [
-        {"image_id": image_id(r, t, lev), "ref": f"I{r:02d}"}
-        for r in range(1, N_REFS + 1)
-        for t in range(1, N_TYPES + 1)
-        for lev in range(1, N_LEVELS + 1)
-    ]
-    return pd.DataFrame(rows)
+    return grid_index(image_id, N_REFS, N_TYPES, N_LEVELS)
 
 
 @register_dataset("tid2013")
