@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from iqabench.dataset import DIST_GROUPS
 from iqabench.errors import IQABenchError
 from iqabench.protocol import Protocol, RunContext
 from iqabench.registry import register_protocol
@@ -37,27 +36,6 @@ from iqabench.results import Result
 
 log = logging.getLogger("iqabench")
 
-# baselines.md §8: the teaser's colours (RGB), and its legend names in its legend order.
-PALETTE = {
-    "blur": (0, 80, 239),
-    "color_distortion": (227, 200, 0),
-    "jpeg": (216, 9, 168),
-    "noise": (245, 0, 56),
-    "brightness_change": (0, 204, 204),
-    "spatial_distortion": (160, 82, 45),
-    "sharpness_contrast": (96, 169, 23),
-}
-LEGEND = {
-    "color_distortion": "Color distortions",
-    "spatial_distortion": "Spatial distortions",
-    "brightness_change": "Brightness change",
-    "sharpness_contrast": "Sharpness & contrast",
-    "jpeg": "Compression",
-    "noise": "Noise",
-    "blur": "Blur",
-}
-assert set(PALETTE) == set(LEGEND) == set(DIST_GROUPS)
-LEVEL_ALPHA = {1: 0.2, 2: 0.4, 3: 0.6, 4: 0.8, 5: 1.0}
 SUBSETS = ("all", "val")
 SCALINGS = ("none", "standard")
 
@@ -254,27 +232,12 @@ def cluster_numbers(x, xy, groups, levels, refs, k: int, folds: int, seed: int) 
 
 
 def scatter_png(embedding: pd.DataFrame, title: str) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
+    """The run's own t-SNE picture: one panel of the report's Figure 1 (same colours and legend)."""
     import matplotlib.pyplot as plt
+    from iqabench.reports.figures import TsnePanel, tsne_figure
 
-    fig, ax = plt.subplots(figsize=(7, 6), dpi=110)
-    for group in LEGEND:  # the teaser's legend order
-        sel = embedding[embedding["dist_group"] == group]
-        if sel.empty:
-            continue
-        rgb = np.array(PALETTE[group]) / 255.0
-        colours = [(*rgb, LEVEL_ALPHA.get(int(lvl), 1.0)) for lvl in sel["level"]]
-        ax.scatter(sel["x"], sel["y"], c=colours, s=14, edgecolors="none", label=LEGEND[group])
-    leg = ax.legend(loc="best", fontsize=8, markerscale=1.5)
-    for handle in leg.legend_handles:
-        handle.set_alpha(1.0)
-    ax.set_title(title + "\n(alpha: level 1 = 0.2 … level 5 = 1.0)", fontsize=10)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    fig = tsne_figure([TsnePanel(title, embedding, "")])
     buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     return buf.getvalue()

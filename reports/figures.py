@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def tsne_figure(panels: list[TsnePanel]) -> plt.Figure:
             ]
         )
         ax.scatter(df["x"], df["y"], c=colours, s=9, linewidths=0)
-        ax.set_title(panel.title, fontsize=11)
+        ax.set_title(textwrap.fill(panel.title, 42), fontsize=11)  # long method names stay inside the panel
         ax.set_xlabel(panel.caption, fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -59,9 +60,13 @@ def tsne_figure(panels: list[TsnePanel]) -> plt.Figure:
         Line2D([], [], marker="o", linestyle="", color=[c / 255 for c in GROUP_RGB[g]], label=label)
         for g, label in GROUP_LABELS.items()
     ]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
-    fig.text(0.99, 0.01, "alpha = distortion level (1 faint … 5 opaque)", ha="right", fontsize=7, color="0.4")
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    # One legend row under a wide figure; a single panel (a run's own picture) needs several.
+    ncol = min(len(handles), 2 * n + 1)
+    rows = -(-len(handles) // ncol)
+    bottom = 0.035 + 0.04 * rows
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.03), ncol=ncol, fontsize=8, frameon=False)
+    fig.text(0.99, 0.005, "alpha = distortion level (1 faint … 5 opaque)", ha="right", fontsize=7, color="0.4")
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     return fig
 
 
