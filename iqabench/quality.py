@@ -204,22 +204,26 @@ def pool_quality(ctx: RunContext, pool: Dataset, reg_ds: Dataset | None, alphas:
     return PoolQuality(common, scores, regressors, reg_ds, from_cache, failures)
 
 
+def table_record(total: int, table: FeatureTable) -> dict[str, Any]:
+    """Result.images for one dataset of ``total`` images read into ``table``."""
+    return {
+        "total": int(total),
+        "scored": int(table.n_images),
+        "failed": len(table.failures),
+        "failures": [{"image_id": i, "reason": r} for i, r in table.failures],
+        "from_cache": int(table.from_cache),
+    }
+
+
 def image_record(parts: list[tuple[str, int, FeatureTable]]) -> dict[str, Any]:
     """Result.images for several (dataset, index size, table) parts: flat totals plus a breakdown."""
-    by = {
-        name: {
-            "total": total,
-            "scored": int(t.n_images),
-            "failed": len(t.failures),
-            "from_cache": int(t.from_cache),
-        }
-        for name, total, t in parts
-    }
+    records = {name: table_record(total, t) for name, total, t in parts}
+    by = {name: {k: v for k, v in r.items() if k != "failures"} for name, r in records.items()}
     return {
         "total": sum(v["total"] for v in by.values()),
         "scored": sum(v["scored"] for v in by.values()),
         "failed": sum(v["failed"] for v in by.values()),
-        "failures": [{"image_id": f"{name}:{i}", "reason": r} for name, _, t in parts for i, r in t.failures],
+        "failures": [{**f, "image_id": f"{name}:{f['image_id']}"} for name, r in records.items() for f in r["failures"]],
         "from_cache": sum(v["from_cache"] for v in by.values()),
         "by_dataset": by,
     }

@@ -31,6 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from iqabench.errors import IQABenchError
 from iqabench.protocol import Protocol, RunContext
+from iqabench.quality import table_record
 from iqabench.registry import register_protocol
 from iqabench.results import Result
 
@@ -163,14 +164,7 @@ class TSNE(Protocol):
             summary=summary,
             tables={"embedding": embedding, "knn": pd.DataFrame(knn_rows)},
             files={f"tsne_{re.sub(r'[^A-Za-z0-9_.-]+', '-', method.name)}.png": png},
-            images={
-                "total": int(len(dataset.index())),
-                "scored": int(table.n_images),
-                "failed": len(table.failures),
-                "failures": [{"image_id": i, "reason": r} for i, r in table.failures],
-                "from_cache": int(table.from_cache),
-                "embedded": int(len(embedding)),
-            },
+            images={**table_record(len(dataset.index()), table), "embedded": int(len(embedding))},
             splits=splits,
             seed=ctx.seed,
         )

@@ -17,6 +17,7 @@ import pandas as pd
 from iqabench.evaluation import Labelled, per_type_srcc, ridge_over_splits, split_metrics
 from iqabench.metrics import median_and_iqr
 from iqabench.protocol import Protocol, RunContext
+from iqabench.quality import table_record
 from iqabench.registry import register_protocol
 from iqabench.results import Result
 
@@ -105,13 +106,7 @@ class WithinDataset(Protocol):
             datasets=[dataset.card()],
             summary=summary,
             tables=tables,
-            images={
-                "total": int(len(dataset.index())),
-                "scored": int(table.n_images),
-                "failed": len(table.failures),
-                "failures": [{"image_id": i, "reason": r} for i, r in table.failures],
-                "from_cache": int(table.from_cache),
-            },
+            images=table_record(len(dataset.index()), table),
             splits=splits,
             seed=ctx.seed,
         )
