@@ -18,17 +18,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, world: int, port: int, images: str, out: str) -> None:
+def _join(rank: int, world: int, port: int):
+    """This process's place in a gloo group of ``world`` CPU processes (progress bars off)."""
     torch.set_num_threads(1)
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
                        "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank)})
     from iqabench import progress
     from iqabench.training import distributed
+
+    progress.set_enabled(False)
+    return distributed.setup("cpu")
+
+
+def _worker(rank: int, world: int, port: int, images: str, out: str) -> None:
+    from iqabench.training import distributed
     from iqabench.training.arniqa import ARNIQATask
     from iqabench.training.loop import Trainer
 
-    progress.set_enabled(False)
-    env = distributed.setup("cpu")
+    env = _join(rank, world, port)
     try:
         cfg = tiny_config(Path(images), max_steps=1)
         losses: list[float] = []
@@ -71,17 +78,12 @@ def test_two_gloo_processes_agree_on_the_weights_after_a_step(tmp_path):
 
 
 def _reiqa_worker(rank: int, world: int, port: int, images: str, out: str) -> None:
-    torch.set_num_threads(1)
-    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
-                       "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank)})
-    from iqabench import progress
     from iqabench.training import distributed
     from iqabench.training.loop import Trainer
     from iqabench.training.reiqa import ReIQATask
     from tests.test_reiqa_training import tiny_config as reiqa_config
 
-    progress.set_enabled(False)
-    env = distributed.setup("cpu")
+    env = _join(rank, world, port)
     try:
         cfg = reiqa_config(Path(images), max_steps=2, batch_size=1)
         task = ReIQATask(cfg, env)

@@ -143,14 +143,22 @@ def distort(
     uses a fresh generator seeded from torch's global RNG.
     """
     dist = get(key)
+    out = apply_type(dist.fn, dist.deterministic, x, level, generator)
+    if out.data_ptr() == x.data_ptr():
+        out = out.clone()
+    # The reference casts to float32 and clips after every step.
+    return out.to(x.dtype).clamp_(0.0, 1.0)
+
+
+def apply_type(fn, deterministic: bool, x: Tensor, level: int | Sequence[int] | Tensor,
+               generator: torch.Generator | None) -> Tensor:
+    """The checks and plumbing every type's function shares: validate the batch and the levels,
+    resolve the generator (random types only) and call ``fn(x, level_indices, generator)`` without
+    autograd. An empty batch returns a copy. The result may alias ``x``; callers finish it."""
     check_batch(x)
     li = level_indices(level, x.shape[0])
     if x.shape[0] == 0:
         return x.clone()
-    gen = None if dist.deterministic else rng.resolve(generator)
+    gen = None if deterministic else rng.resolve(generator)
     with torch.no_grad():
-        out = dist.fn(x, li, gen)
-        if out.data_ptr() == x.data_ptr():
-            out = out.clone()
-        # The reference casts to float32 and clips after every step.
-        return out.to(x.dtype).clamp_(0.0, 1.0)
+        return fn(x, li, gen)

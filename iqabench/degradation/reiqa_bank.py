@@ -33,7 +33,7 @@ from torch import Tensor
 from ..errors import IQABenchError, unknown_name
 from . import blur, brightness, color, kernels, noise, rng, spatial
 from .batching import by_level, per_sample
-from .catalog import check_batch, level_indices
+from .catalog import apply_type
 from .colorspace import lab_to_rgb, rgb_to_lab
 from .curves import parabola, parabola_coefficients, spline5, spline5_coefficients
 from .filtering import filter2d, filter_separable
@@ -279,13 +279,7 @@ def distort_reiqa(
     1/255 steps) in the input's dtype, shape and device.
     """
     entry = get(key)
-    check_batch(x)
-    li = level_indices(level, x.shape[0])
-    if x.shape[0] == 0:
-        return x.clone()
-    gen = None if entry.deterministic else rng.resolve(generator)
-    with torch.no_grad():
-        return quantize8(entry.fn(x, li, gen).to(x.dtype))
+    return quantize8(apply_type(entry.fn, entry.deterministic, x, level, generator).to(x.dtype))
 
 
 def distorted_versions(
