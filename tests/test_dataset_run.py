@@ -48,6 +48,12 @@ def plugin(tmp_path_factory):
     return path
 
 
+def run_chanstats(cli, plugin, dataset: str, data_root, runs, *extra: str):
+    """``iqabench run`` of the chanstats plugin through within_dataset on one dataset, without the cache."""
+    return cli("run", "--plugin", str(plugin), "-m", "chanstats", "-p", "within_dataset", "-d", dataset,
+               "--data-root", str(data_root), "--runs", str(runs), "--no-cache", *extra)
+
+
 def only_result(runs) -> dict:
     (run,) = [p for p in runs.iterdir() if p.is_dir()]
     return json.loads((run / "result.json").read_text())
@@ -59,24 +65,7 @@ def only_result(runs) -> dict:
 def test_within_dataset_runs_on_each_fixture_dataset(cli, tmp_path, monkeypatch, plugin, name, kw, seed):
     fx = install(name, tmp_path / "data", monkeypatch, **kw)
     runs = tmp_path / "runs"
-    r = cli(
-        "run",
-        "--plugin",
-        str(plugin),
-        "-m",
-        "chanstats",
-        "-p",
-        "within_dataset",
-        "-d",
-        name,
-        "--data-root",
-        str(fx.data_root),
-        "--runs",
-        str(runs),
-        "--seed",
-        str(seed),
-        "--no-cache",
-    )
+    r = run_chanstats(cli, plugin, name, fx.data_root, runs, "--seed", str(seed))
     assert r.code == 0, r
     result = only_result(runs)
     card = result["datasets"][0]
@@ -91,22 +80,7 @@ def test_within_dataset_runs_on_each_fixture_dataset(cli, tmp_path, monkeypatch,
 
 def test_run_with_a_partial_copy_and_the_shipped_split_fails_in_one_line(cli, tmp_path, plugin):
     fx = build("kadid10k", tmp_path / "data")
-    r = cli(
-        "run",
-        "--plugin",
-        str(plugin),
-        "-m",
-        "chanstats",
-        "-p",
-        "within_dataset",
-        "-d",
-        "kadid10k",
-        "--data-root",
-        str(fx.data_root),
-        "--runs",
-        str(tmp_path / "runs"),
-        "--no-cache",
-    )
+    r = run_chanstats(cli, plugin, "kadid10k", fx.data_root, tmp_path / "runs")
     assert r.code == 1 and len(r.err.strip().splitlines()) == 1
     assert (
         "split id 'images/I01_01_02.png' (shipped datasets/splits/kadid10k.csv) is not in the dataset index"
@@ -127,24 +101,7 @@ def test_run_with_a_split_file_naming_an_unknown_image(cli, tmp_path, plugin):
     )
     bad = tmp_path / "bad.csv"
     table.to_csv(bad, index=False)
-    r = cli(
-        "run",
-        "--plugin",
-        str(plugin),
-        "-m",
-        "chanstats",
-        "-p",
-        "within_dataset",
-        "-d",
-        "koniq10k",
-        "--data-root",
-        str(fx.data_root),
-        "--runs",
-        str(tmp_path / "runs"),
-        "--no-cache",
-        "--splits",
-        str(bad),
-    )
+    r = run_chanstats(cli, plugin, "koniq10k", fx.data_root, tmp_path / "runs", "--splits", str(bad))
     assert r.code == 1 and len(r.err.strip().splitlines()) == 1
     assert "split id '1024x768/nope.jpg'" in r.err and "is not in the dataset index" in r.err
 
@@ -178,24 +135,7 @@ def test_run_with_imported_arniqa_splits(cli, tmp_path, monkeypatch, plugin):
         == 0
     )
     runs = tmp_path / "runs"
-    r = cli(
-        "run",
-        "--plugin",
-        str(plugin),
-        "-m",
-        "chanstats",
-        "-p",
-        "within_dataset",
-        "-d",
-        "live",
-        "--data-root",
-        str(fx.data_root),
-        "--runs",
-        str(runs),
-        "--no-cache",
-        "--splits",
-        str(out),
-    )
+    r = run_chanstats(cli, plugin, "live", fx.data_root, runs, "--splits", str(out))
     assert r.code == 0, r
     per_split = only_result(runs)
     assert per_split["summary"]["n_splits"] == 10
