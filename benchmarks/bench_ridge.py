@@ -25,9 +25,11 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import Ridge
 
-from iqabench.evaluation import Labelled, ridge_over_splits, select_alpha
+from iqabench.evaluation import Labelled
 from iqabench.features import FeatureTable
 from iqabench.metrics import plcc, srcc
+from iqabench.quality_models import Ridge as RidgeModel
+from iqabench.quality_models import choose, select
 from iqabench.ridge import DEFAULT_ALPHAS
 from iqabench.splits import generate_splits
 
@@ -69,8 +71,8 @@ def sklearn_search(data: Labelled, splits, alphas):
             (vpos, vpred), (tpos, tpred) = sklearn_fit_predict(data, train, [v, t], alpha)
             val[k, a] = srcc(vpred, data.labels[vpos])
             tests[(k, a)] = (tpos, tpred)
-    best, alpha = select_alpha(val, alphas)
-    return alpha, [tests[(k, best)] for k in range(len(splits))]
+    best = choose(val)
+    return float(alphas[best]), [tests[(k, best)] for k in range(len(splits))]
 
 
 def main() -> None:
@@ -89,14 +91,14 @@ def main() -> None:
     data = Labelled.join(table, index, True)
     splits = generate_splits(index)
     t0 = time.perf_counter()
-    ours = ridge_over_splits(data, splits, alphas)
+    ours = select(RidgeModel(alphas), data, splits)
     t_ours_small = time.perf_counter() - t0
     t0 = time.perf_counter()
     sk_alpha, sk_tests = sklearn_search(data, splits, alphas)
     t_sk_small = time.perf_counter() - t0
-    same_alpha = sk_alpha == ours["alpha"]
+    same_alpha = sk_alpha == ours.params["alpha"]
     max_dev = 0.0
-    for (p1, y1), (p2, y2) in zip(ours["test"], sk_tests):
+    for (p1, y1), (p2, y2) in zip(ours.test, sk_tests):
         assert np.array_equal(p1, p2)
         for fn in (srcc, plcc):
             max_dev = max(max_dev, abs(fn(y1, data.labels[p1]) - fn(y2, data.labels[p2])))
@@ -106,7 +108,7 @@ def main() -> None:
     data = Labelled.join(table, index, True)
     splits = generate_splits(index)
     t0 = time.perf_counter()
-    ridge_over_splits(data, splits, alphas)
+    select(RidgeModel(alphas), data, splits)
     t_ours = time.perf_counter() - t0
     train, val, test = (data.positions(ids) for ids in splits.parts(0))
     n_fits = len(splits) * len(alphas) if args.full_sklearn else args.sample_fits
@@ -132,7 +134,7 @@ def main() -> None:
     )
     print(
         f"\nidentity check ({args.check_rows:,} × {args.check_dims:,}): selected alpha "
-        f"{'identical' if same_alpha else 'DIFFERENT'} ({ours['alpha']:.6g} vs {sk_alpha:.6g}); "
+        f"{'identical' if same_alpha else 'DIFFERENT'} ({ours.params['alpha']:.6g} vs {sk_alpha:.6g}); "
         f"max |Δ| of per-split test SRCC/PLCC = {max_dev:.2e}"
     )
 

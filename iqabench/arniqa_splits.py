@@ -22,6 +22,17 @@ from .errors import IQABenchError
 from .splits import PARTS, Splits
 
 PAD = -1
+# ARNIQA's datasets/<folder>/splits/ → iqabench dataset name.
+ARNIQA_FOLDERS = {
+    "LIVE": "live",
+    "CSIQ": "csiq",
+    "TID2013": "tid2013",
+    "KADID10K": "kadid10k",
+    "KonIQ-10k": "koniq10k",
+    "SPAQ": "spaq",
+    "FLIVE": "flive",
+    "CLIVE": "clive",
+}
 
 
 def find_split_files(folder: str | Path) -> dict[str, Path]:

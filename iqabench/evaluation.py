@@ -1,15 +1,16 @@
-"""The ARNIQA evaluation protocol's building blocks, shared by the protocols.
+"""A method's rows joined with a dataset's labels, and the per-split numbers the protocols report.
 
-* A ridge regressor is fitted on the **crop-level rows** of the training images (each row
-  carries its image's label), for every alpha of the grid at once (:class:`RidgePath`).
-* An image's prediction is the **mean of its rows' predictions**.
-* Alpha is chosen as the argmax over the grid of the **median over splits of the validation
-  SRCC** (ties: the smaller alpha); the test numbers of every split use that alpha.
+* Feature rows are **crop-level**: each row carries its image's label when a model is trained
+  (:meth:`Labelled.training_rows`), and an image's prediction is the **mean of its rows'
+  predictions** (:meth:`Labelled.predict`).
 * Correlations are computed on oriented values (higher = better; see :mod:`iqabench.metrics`).
+
+How models are fitted and chosen: :mod:`iqabench.quality_models`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,9 +18,7 @@ import pandas as pd
 
 from .errors import IQABenchError
 from .features import FeatureTable
-from .metrics import correlations, orient, srcc, srcc_columns
-from .ridge import DEFAULT_ALPHAS, RidgePath
-from .splits import Splits
+from .metrics import correlations, orient, srcc
 
 
 @dataclass
@@ -41,51 +40,21 @@ class Labelled:
         where = {image_id: i for i, image_id in enumerate(self.table.image_ids)}
         return np.array([where[i] for i in image_ids if i in where], dtype=np.int64)
 
-    def fit(self, train_pos: np.ndarray) -> RidgePath:
-        mask = self.table.rows_of(train_pos)
+    def training_rows(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, labels) of the images at ``pos``: every feature row with its image's label."""
+        mask = self.table.rows_of(pos)
         if mask.sum() < 2:
             raise IQABenchError("training split has fewer than 2 images with features")
-        return RidgePath(self.table.rows[mask], self.labels[self.table.row_image[mask]])
+        return self.table.rows[mask], self.labels[self.table.row_image[mask]]
 
-    def predict(self, path: RidgePath, pos: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(image positions, image × alpha predictions) for the images at ``pos``, crop-averaged."""
+    def predict(self, fn: Callable[[np.ndarray], np.ndarray], pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(image positions, per-image predictions) for the images at ``pos``: ``fn`` on their rows,
+        averaged over each image's rows (``fn`` may return one column per grid point)."""
         mask = self.table.rows_of(pos)
-        return self.table.image_mean(path.predict(self.table.rows[mask], alphas), mask)
+        return self.table.image_mean(fn(self.table.rows[mask]), mask)
 
     def oriented_labels(self, pos: np.ndarray) -> np.ndarray:
         return orient(self.labels[pos], self.higher_better)
-
-
-def select_alpha(val_srcc: np.ndarray, alphas: np.ndarray) -> tuple[int, float]:
-    """``val_srcc``: splits × alphas. Argmax of the median over splits; ties go to the smaller alpha."""
-    med = np.nanmedian(np.where(np.isfinite(val_srcc), val_srcc, np.nan), axis=0)
-    if not np.isfinite(med).any():
-        raise IQABenchError("validation SRCC is undefined for every alpha (constant predictions or labels)")
-    best = int(np.nanargmax(med))
-    return best, float(alphas[best])
-
-
-def ridge_over_splits(data: Labelled, splits: Splits, alphas: np.ndarray = DEFAULT_ALPHAS) -> dict:
-    """Fit every split once, choose alpha on validation, return test predictions at that alpha."""
-    val_srcc = np.full((len(splits), len(alphas)), np.nan)
-    test_preds = []
-    for k in range(len(splits)):
-        train, val, test = (data.positions(ids) for ids in splits.parts(k))
-        if len(train) < 2 or len(val) < 2 or len(test) < 2:
-            raise IQABenchError(
-                f"split {k + 1}: too few images with features (train {len(train)}, val {len(val)}, test {len(test)})"
-            )
-        path = data.fit(train)
-        vpos, vpred = data.predict(path, val, alphas)
-        val_srcc[k] = srcc_columns(orient(vpred, data.higher_better), data.oriented_labels(vpos))
-        test_preds.append(data.predict(path, test, alphas))
-    best, alpha = select_alpha(val_srcc, alphas)
-    return {
-        "alpha_index": best,
-        "alpha": alpha,
-        "val_srcc": val_srcc,
-        "test": [(pos, pred[:, best]) for pos, pred in test_preds],
-    }
 
 
 def split_metrics(data: Labelled, pos: np.ndarray, pred: np.ndarray, pred_higher_better: bool) -> dict[str, float]:

@@ -39,12 +39,18 @@ class Method:
     description: ClassVar[str] = ""
     kind: ClassVar[str] = "features"  # "features" | "scores"
     higher_better: ClassVar[bool] = True  # direction of the scores of a "scores" method
+    # Quality model the protocols fit on a "features" method's output unless told otherwise
+    # (--protocol-option regressor=...): "ridge" (ARNIQA's) or "svr" (BRISQUE's).
+    regressor: ClassVar[str] = "ridge"
     method_type: ClassVar[str] = "other"  # the "Type" column of the report's Table 1
     views: ClassVar[Views] = Views()
     option_defaults: ClassVar[dict[str, Any]] = {}
     accepts_weights: ClassVar[bool] = False
     # Bump when preprocessing or extraction changes, so cached features are not reused.
     version: ClassVar[str] = "1"
+    # The release (a key of iqabench/data/published_weights.yaml) whose weights the method's published
+    # numbers were measured with; None for methods without weights.
+    published_weights: ClassVar[str | None] = None
     # Recommended number of crops per forward pass.
     batch_size: ClassVar[int] = 32
 
@@ -55,6 +61,7 @@ class Method:
             raise IQABenchError(f"method {self.name!r} takes no --weights file")
         self.weights_path = existing_file(weights, "weights file") if weights is not None else None
         self._weights_sha256: str | None = None
+        self.published_as: str | None = None  # `run --published-as NAME`: the user asserts the weights are that release
         self._check_contract()
 
     # -- to implement -------------------------------------------------------------------------
@@ -86,6 +93,20 @@ class Method:
         """Row label in reports; methods with trainable weights add what the weights are."""
         return self.name
 
+    def paper_issues(self) -> list[str]:
+        """Why this configuration's numbers cannot stand beside the method's published ones (empty: nothing
+        known stands in the way). The default checks the weights against :attr:`published_weights`."""
+        from .comparability import weights_issue
+
+        if self.published_weights is None:
+            return []
+        issue = weights_issue(self.published_weights, self.weights_sha256, self.published_as)
+        return [f"{self.name}: {issue}"] if issue else []
+
+    def fitted_on(self) -> set[str]:
+        """Datasets whose images the method's output was fitted on (e.g. a released per-dataset regressor)."""
+        return set()
+
     def identity(self) -> dict[str, Any]:
         """Everything that determines the features: the cache key and the result's provenance."""
         return {
@@ -100,6 +121,7 @@ class Method:
             "weights_sha256": self.weights_sha256,
             "weights_identity": self.weights_identity(),
             "version": self.version,
+            "published_as": self.published_as,
         }
 
     # -- helpers ------------------------------------------------------------------------------
@@ -109,6 +131,8 @@ class Method:
     def _check_contract(self) -> None:
         if self.kind not in ("features", "scores"):
             raise IQABenchError(f"method {self.name!r}: kind must be 'features' or 'scores', not {self.kind!r}")
+        if self.regressor not in ("ridge", "svr"):
+            raise IQABenchError(f"method {self.name!r}: regressor must be 'ridge' or 'svr', not {self.regressor!r}")
         if self.kind == "scores" and len(self.views.scales) != 1:
             raise IQABenchError(f"method {self.name!r}: a scores method must use a single scale")
 

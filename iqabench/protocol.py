@@ -3,7 +3,11 @@
 A protocol receives methods and datasets through a :class:`RunContext` and returns
 :class:`iqabench.results.Result` objects; the CLI writes each to its own run folder. Protocols
 never read files: features come from :meth:`RunContext.features` (the extraction loop and the
-feature cache), labels and splits from the datasets.
+feature cache), labels from the datasets, splits from :meth:`RunContext.splits` (the run's split
+set), quality models from :meth:`RunContext.train` and :mod:`iqabench.quality_models`.
+
+Options are declared in ``option_defaults`` (their types) and checked by ``option_rules``, both
+when the protocol is constructed — before any dataset is read or image extracted.
 """
 
 from __future__ import annotations
@@ -14,9 +18,21 @@ from typing import Any, ClassVar
 
 from .dataset import Dataset
 from .errors import IQABenchError
+from .evaluation import Labelled
 from .features import FeatureTable, extract_features
 from .method import Method
-from .options import parse_options
+from .options import Rule, parse_options
+from .quality_models import (
+    Fitted,
+    QualityModel,
+    Selection,
+    family_from_options,
+    model_for,
+    predict_images,
+    refit,
+    select,
+)
+from .split_sets import SplitChoice
 from .splits import Splits
 
 log = logging.getLogger("iqabench")
@@ -26,6 +42,7 @@ class Protocol:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     option_defaults: ClassVar[dict[str, Any]] = {}
+    option_rules: ClassVar[dict[str, Rule]] = {}
     # Validation of what the protocol can work with; checked before any extraction starts.
     min_datasets: ClassVar[int] = 1
     max_datasets: ClassVar[int | None] = None
@@ -33,7 +50,9 @@ class Protocol:
     needs_labels: ClassVar[bool] = True
 
     def __init__(self, **options: Any):
-        self.options = parse_options(f"protocol {self.name!r}", options, self.option_defaults)
+        self.options = parse_options(f"protocol {self.name!r}", options, self.option_defaults, self.option_rules)
+        # Protocols that fit quality models share MODEL_OPTIONS; their grids are validated here.
+        self.families = family_from_options(self.options) if "regressor" in self.option_defaults else {}
 
     def check(self, ctx: RunContext) -> None:
         n = len(ctx.datasets)
@@ -50,12 +69,53 @@ class Protocol:
             for ds in ctx.datasets:
                 if not ds.labelled:
                     raise IQABenchError(f"protocol {self.name!r} needs labelled data; dataset {ds.name!r} has no labels")
+        for method in ctx.methods:
+            for ds in ctx.datasets:
+                if ds.name in method.fitted_on():
+                    log.warning(
+                        f"{method.display_name()} was fitted on {ds.name}'s images (its training data included the test "
+                        f"images): its numbers on {ds.name} are not a held-out evaluation"
+                    )
 
     def run(self, ctx: RunContext) -> list:
         raise NotImplementedError
 
     def config(self) -> dict[str, Any]:
         return {"protocol": self.name, **self.options}
+
+    def quality_model(self, method: Method, higher_better: bool) -> QualityModel:
+        """The quality model of ``method`` in this protocol, for a label of direction ``higher_better``."""
+        if not self.families:
+            raise IQABenchError(f"internal error: protocol {self.name!r} declares no quality-model options")
+        return model_for(method, self.options, self.families, higher_better)
+
+
+@dataclass
+class Trained:
+    """A method's quality model chosen on a dataset's splits, then refitted on all its images."""
+
+    dataset: Dataset
+    selection: Selection
+    fitted: Fitted  # every image of the dataset, at the chosen grid point
+    n_images: int
+
+    def predict(self, table: FeatureTable):
+        """Per-image quality for every image of ``table`` (aligned with ``table.image_ids``), higher = better."""
+        return predict_images(self.fitted, table)
+
+    def record(self) -> dict[str, Any]:
+        s = self.selection
+        return {
+            "dataset": self.dataset.name,
+            "label": self.dataset.label,
+            "label_higher_better": self.dataset.score_spec.higher_better,
+            "regressor": s.model.name,
+            "params": s.params,
+            "val_srcc_median": s.val_srcc_median if s.model.trains else None,
+            "n_train_images": self.n_images,
+            "rule": "hyper-parameters = argmax of the median validation SRCC over the dataset's splits; "
+            "then refitted on all its images",
+        }
 
 
 @dataclass
@@ -66,10 +126,11 @@ class RunContext:
     on_error: str = "raise"
     workers: int = 0
     batch_size: int | None = None
-    splits_file: Splits | None = None  # --splits FILE, for a single dataset
-    cache: Any = None  # iqabench.cache.FeatureCache factory, or None to extract every time
+    split_choice: SplitChoice = field(default_factory=SplitChoice)
+    cache: Any = None  # iqabench.cache.FeatureCache, or None to extract every time
     data_root: str | None = None  # --data-root, for datasets a protocol builds itself (e.g. gmad's regressor data)
     _features: dict[tuple[int, int], FeatureTable] = field(default_factory=dict)
+    _splits: dict[int, tuple[str, Splits]] = field(default_factory=dict)
 
     def features(self, method: Method, dataset: Dataset) -> FeatureTable:
         """Rows of ``method`` on every image of ``dataset``: extracted once per run (and cached)."""
@@ -88,6 +149,39 @@ class RunContext:
         return self._features[key]
 
     def splits(self, dataset: Dataset) -> Splits:
-        splits = self.splits_file if self.splits_file is not None else dataset.splits(seed=self.seed)
-        splits.check_against(dataset.index(), dataset.name)
-        return splits
+        """The splits of ``dataset`` in this run's split set (checked against its index; see :mod:`iqabench.split_sets`)."""
+        if id(dataset) not in self._splits:
+            self._splits[id(dataset)] = (dataset.name, self.split_choice.resolve(dataset, self.seed))
+        return self._splits[id(dataset)][1]
+
+    def splits_used(self) -> dict[str, Splits]:
+        """Every dataset's splits used so far in this run (recorded in each result that names the dataset)."""
+        return dict(self._splits.values())
+
+    def labelled(self, method: Method, dataset: Dataset) -> Labelled:
+        if not dataset.labelled:
+            raise IQABenchError(f"dataset {dataset.name!r} has no labels")
+        return Labelled.join(self.features(method, dataset), dataset.index(), dataset.score_spec.higher_better)
+
+    def train(self, protocol: Protocol, method: Method, dataset: Dataset) -> Trained:
+        """``method``'s quality model chosen on ``dataset``'s splits by the validation rule, refitted on all its images."""
+        data = self.labelled(method, dataset)
+        model = protocol.quality_model(method, dataset.score_spec.higher_better)
+        selection = select(model, data, self.splits(dataset)) if model.trains else _untrained(model)
+        trained = Trained(dataset, selection, refit(model, data, selection.params), data.table.n_images)
+        if model.trains:
+            log.info(
+                f"{method.display_name()}: {model.name} trained on {dataset.name} ({data.table.n_images} images, "
+                f"{_params(selection.params)} chosen on validation, median val SRCC {selection.val_srcc_median:.4f})"
+            )
+        return trained
+
+
+def _untrained(model: QualityModel) -> Selection:
+    import numpy as np
+
+    return Selection(model, 0, np.full((0, 1), np.nan), [])
+
+
+def _params(params: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in params.items()) or "no parameters"

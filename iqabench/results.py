@@ -45,7 +45,9 @@ class Result:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     images: dict[str, Any] = field(default_factory=dict)
-    splits: Splits | None = None
+    splits: Splits | None = None  # the splits of a single-dataset result, saved as splits.csv
+    split_sets: dict[str, dict[str, Any]] = field(default_factory=dict)  # dataset -> splits record (set, sha256, ...)
+    comparability: dict[str, Any] | None = None  # with the paper's published numbers (iqabench.comparability)
     seed: int = 0
 
     def slug(self) -> str:
@@ -137,6 +139,8 @@ def write_run(result: Result, runs_dir: str | Path, *, command: list[str], start
             "splits": {"source": result.splits.source, "n": len(result.splits), **result.splits.meta}
             if result.splits is not None
             else None,
+            "split_sets": result.split_sets,
+            "comparability": result.comparability,
             "tables": sorted(result.tables),
             "files": sorted(result.files),
             "environment": environment(),

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from . import registry
+from .comparability import assess
 from .errors import IQABenchError
 from .paths import data_root as check_root
 from .protocol import RunContext
 from .results import Result, write_run
-from .splits import read_splits_csv
+from .split_sets import SplitChoice
+from .split_sets import record as split_record
 
 log = logging.getLogger("iqabench")
 
@@ -56,7 +58,10 @@ def execute(
     batch_size: int | None = None,
     workers: int | None = None,
     splits_file: str | None = None,
+    split_set: str | None = None,
+    allow_reference_overlap: bool = False,
     use_cache: bool = True,
+    published_as: str | None = None,
     command: list[str] | None = None,
 ) -> list[tuple[Path, Result]]:
     started = time.time()
@@ -71,11 +76,18 @@ def execute(
     proto = proto_cls(**(protocol_options or {}))
     ds_objs = [cls(root=data_root, label=d.label, **d.options) for cls, d in zip(dataset_classes, datasets)]
     m_objs = [cls(weights=m.weights, device=device, **m.options) for cls, m in zip(method_classes, methods)]
-    splits = None
-    if splits_file is not None:
-        if len(ds_objs) != 1:
-            raise IQABenchError("--splits applies to a single --dataset")
-        splits = read_splits_csv(splits_file)
+    if published_as is not None:
+        claimed = [m for m in m_objs if m.published_weights == published_as]
+        if not claimed:
+            raise IQABenchError(f"--published-as {published_as}: no method of this run has published {published_as!r} "
+                                "weights (e.g. --published-as arniqa with --method arniqa)")
+        for m in claimed:
+            m.published_as = published_as
+    if splits_file is not None and len(ds_objs) != 1:
+        raise IQABenchError("--splits applies to a single --dataset (use --split-set for several)")
+    if splits_file is not None and split_set is not None:
+        raise IQABenchError("give --splits FILE or --split-set NAME, not both")
+    split_choice = SplitChoice(split_set, splits_file, allow_reference_overlap)
 
     ctx = RunContext(
         methods=m_objs,
@@ -84,12 +96,25 @@ def execute(
         on_error=on_error,
         workers=workers if workers is not None else (4 if str(device).startswith("cuda") else 0),
         batch_size=batch_size,
-        splits_file=splits,
+        split_choice=split_choice,
         cache=default_cache(use_cache),
         data_root=data_root,
     )
     proto.check(ctx)
     results = proto.run(ctx)
+    used = ctx.splits_used()
+    by_name = {m.name: m for m in m_objs}
+    datasets_by_name = {d.name: d for d in ds_objs}
+    for r in results:  # which splits each dataset of a result was evaluated or trained with, and comparability
+        r.split_sets = {d["name"]: split_record(used[d["name"]]) for d in r.datasets if d["name"] in used}
+        r.comparability = assess(
+            r.protocol,
+            [by_name[m["name"]] for m in r.methods],
+            [datasets_by_name[d["name"]] for d in r.datasets if d["name"] in datasets_by_name],
+            r.summary,
+            r.images,
+            r.split_sets,
+        )
     return [(write_run(r, runs_dir, command=command or [], started=started), r) for r in results]
 
 

@@ -63,7 +63,8 @@ class Splits:
     def check_against(self, index: pd.DataFrame, dataset: str) -> None:
         """Every split id must be an image of the index; one-line error naming the first that is not."""
         known = set(index["image_id"])
-        missing = [i for i in self.table["image_id"] if i not in known]
+        used = self.table[self.table[self.columns].ne("").any(axis=1)]["image_id"]  # ids in no part are inert
+        missing = [i for i in used if i not in known]
         if missing:
             raise IQABenchError(
                 f"dataset {dataset!r}: split id {missing[0]!r} ({self.source}) is not in the dataset index"

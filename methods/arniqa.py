@@ -71,6 +71,7 @@ class ARNIQA(Method):
     }
     version = "1"
     batch_size = 32
+    published_weights = "arniqa"
 
     def __init__(self, weights: str | Path | None = None, device: str | torch.device = "cpu", **options: Any):
         super().__init__(weights, device, **options)
@@ -188,6 +189,16 @@ class ARNIQA(Method):
         return raw
 
     # -- provenance ---------------------------------------------------------------------------
+    def paper_issues(self) -> list[str]:
+        issues = super().paper_issues()
+        if self.regressor is not None:
+            issues.append(f"arniqa: scored by the released {self.regressor.dataset or 'custom'} regressor, "
+                          "not a ridge fitted on the training splits")
+        return issues
+
+    def fitted_on(self) -> set[str]:
+        return {self.regressor.dataset} if self.regressor is not None and self.regressor.dataset else set()
+
     def weights_identity(self) -> str:
         base = self.weights_sha256 or f"random-init(seed={int(self.options['seed'])})"
         if self.regressor is not None:

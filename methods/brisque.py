@@ -1,7 +1,10 @@
 """BRISQUE features (Mittal, Moorthy, Bovik, IEEE TIP 2012), as the LIVE release defines them.
 
-Only the 36 features: the protocols regress them (ARNIQA's Table 1 fits a ridge regressor per
-dataset), so the release's SVR and its feature-scaling table are not part of this method.
+The 36 features; the protocols map them to quality with BRISQUE's own regressor as its authors
+define it — an RBF support-vector regressor on features scaled to [−1, 1], C and gamma chosen on
+the validation splits (``Method.regressor = "svr"``; :mod:`iqabench.quality_models`). The
+release's LIVE-trained SVR itself is not used (it was trained on all of LIVE);
+``--protocol-option regressor=ridge`` regresses the features with a ridge instead.
 
 Per scale (full, then MATLAB ``imresize(·, 0.5)``), from the MSCN coefficients (zero padding,
 as ``filter2(..., 'same')``): the GGD shape and variance, then for the products of horizontal,
@@ -57,6 +60,7 @@ class BRISQUE(Method):
     description = "BRISQUE: 36 natural-scene statistics of MSCN coefficients at two scales (LIVE release)"
     kind = "features"
     method_type = "Handcrafted"
+    regressor = "svr"
     views = Views(crops=0, scales=(1.0,))  # BRISQUE makes its own half-scale image
 
     def display_name(self) -> str:

@@ -108,6 +108,7 @@ class ReIQA(Method):
     accepts_weights = True
     parts: ClassVar[tuple[str, ...]] = ("content", "quality")  # per-scale order of extract()'s output
     weights_role: ClassVar[str] = "quality"  # what --weights names
+    published_weights = "reiqa"
     title: ClassVar[str] = "Re-IQA"
     option_defaults = {
         "content": "",  # the content encoder's weights file
@@ -186,6 +187,18 @@ class ReIQA(Method):
     # -- provenance ---------------------------------------------------------------------------
     def weights_identity(self) -> str:
         return ";".join(f"{role}:{self.encoders[role].identity()}" for role in self.parts)
+
+    def paper_issues(self) -> list[str]:
+        from iqabench.comparability import weights_issue
+
+        issues = []
+        for role in self.parts:
+            issue = weights_issue("reiqa", self.encoders[role].sha256, self.published_as, f"{role} encoder weights")
+            if issue:
+                issues.append(f"{self.name}: {issue}")
+        if self.parts != ReIQA.parts:
+            issues.append(f"{self.name}: an ablation (one encoder); the published row uses both")
+        return issues
 
     def display_name(self) -> str:
         labels = {role: self.encoders[role].label() for role in self.parts}

@@ -1,9 +1,10 @@
 """``cross_dataset``: train on one whole dataset, test on another (ARNIQA Table 2).
 
-For every ordered pair (source, target) of the given datasets, a features method's ridge
-regressor is trained on **all** source images — alpha chosen by the within_dataset validation rule
-on the source's splits, then refitted on every source image — and tested on **all** target images
-(crop-averaged predictions). Both the source label and the target label are turned to
+For every ordered pair (source, target) of the given datasets, a features method's quality model
+(ridge for learned features, SVR for BRISQUE; :mod:`iqabench.quality_models`) is trained on **all**
+source images — hyper-parameters chosen by the within_dataset validation rule on the source's
+splits (the run's split set), then refitted on every source image — and tested on **all** target
+images (crop-averaged predictions). Both the source label and the target label are turned to
 "higher = better" before correlating, so LIVE DMOS → KADID MOS gives a positive SRCC when the
 orders agree. Score methods (e.g. NIQE) are not trained: their scores are correlated directly
 with each target's labels, the same value whatever the source.
@@ -20,10 +21,10 @@ import logging
 import numpy as np
 import pandas as pd
 
-from iqabench.evaluation import Labelled
 from iqabench.metrics import correlations
 from iqabench.protocol import Protocol, RunContext
-from iqabench.quality import ALPHA_OPTIONS, alpha_grid, describe_grid, image_record, method_scores, train_on
+from iqabench.quality import image_record
+from iqabench.quality_models import MODEL_OPTIONS, predict_images
 from iqabench.registry import register_protocol
 from iqabench.results import Result
 
@@ -33,24 +34,17 @@ log = logging.getLogger("iqabench")
 @register_protocol("cross_dataset")
 class CrossDataset(Protocol):
     description = "Cross-dataset: regressor trained on a whole dataset (alpha on its val splits), tested on another"
-    option_defaults = dict(ALPHA_OPTIONS)
+    option_defaults = dict(MODEL_OPTIONS)
     min_datasets = 2
 
     def run(self, ctx: RunContext) -> list[Result]:
         return [self.evaluate(ctx, method) for method in ctx.methods]
 
     def evaluate(self, ctx: RunContext, method) -> Result:
-        alphas = alpha_grid(self.options)
         names = [d.name for d in ctx.datasets]
-        data = {}
-        tables = {}
-        for ds in ctx.datasets:
-            tables[ds.name] = ctx.features(method, ds)
-            data[ds.name] = Labelled.join(tables[ds.name], ds.index(), ds.score_spec.higher_better)
-        regressors = {}
-        if method.kind == "features":
-            for ds in ctx.datasets:
-                regressors[ds.name] = train_on(ctx, method, ds, alphas, splits=ctx.splits(ds))
+        data = {ds.name: ctx.labelled(method, ds) for ds in ctx.datasets}
+        tables = {name: d.table for name, d in data.items()}
+        models = {ds.name: ctx.train(self, method, ds) for ds in ctx.datasets}  # scores methods: the identity
 
         srcc = pd.DataFrame(np.nan, index=names, columns=names)
         plcc = srcc.copy()
@@ -60,10 +54,7 @@ class CrossDataset(Protocol):
                 if source == target:
                     continue
                 tgt = data[target]
-                if method.kind == "features":
-                    pred = regressors[source].predict(tgt.table)  # higher = better
-                else:
-                    pred = method_scores(method, tgt.table)
+                pred = predict_images(models[source].fitted, tgt.table)  # higher = better
                 label = tgt.oriented_labels(np.arange(tgt.table.n_images))
                 ok = np.isfinite(pred)
                 m = correlations(pred[ok], label[ok])
@@ -92,10 +83,15 @@ class CrossDataset(Protocol):
             "the source label's direction (score methods: by the method's direction)",
             "headline": " ".join(f"{p['train']}->{p['test']} {p['srcc']:.3f}" for p in pairs),
         }
-        if method.kind == "features":
-            summary["training"] = "ridge on every source image; alpha by the within_dataset validation rule on the source"
-            summary["alpha"] = {name: r.alpha for name, r in regressors.items()}
-            summary["regressors"] = {name: r.record() for name, r in regressors.items()}
+        model = next(iter(models.values())).selection.model
+        if model.trains:
+            summary["training"] = (
+                f"{model.name} on every source image; hyper-parameters by the within_dataset validation rule on the source"
+            )
+            summary["params"] = {name: t.selection.params for name, t in models.items()}
+            if model.name == "ridge":
+                summary["alpha"] = {name: t.selection.params["alpha"] for name, t in models.items()}
+            summary["regressors"] = {name: t.record() for name, t in models.items()}
         else:
             summary["training"] = (
                 "none: a score method; its scores are correlated directly with each target's labels, "
@@ -103,7 +99,7 @@ class CrossDataset(Protocol):
             )
         return Result(
             protocol=self.name,
-            config={**self.config(), "alphas": describe_grid(alphas)},
+            config={**self.config(), **model.config()},
             methods=[method.identity()],
             datasets=[ds.card() for ds in ctx.datasets],
             summary=summary,

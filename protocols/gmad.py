@@ -1,8 +1,8 @@
 """``gmad``: group maximum differentiation competition (Ma et al., CVPR 2016) on a label-free pool.
 
-Every method scores every pool image, oriented higher = better (features methods through a ridge
-regressor trained on ``regressor_dataset``, alpha by the within_dataset validation rule on it; see
-:mod:`iqabench.quality`). Then, for every ordered (defender, attacker) pair of methods:
+Every method scores every pool image, oriented higher = better (features methods through their
+quality model trained on ``regressor_dataset``, hyper-parameters by the within_dataset validation
+rule on its splits; see :mod:`iqabench.quality`). Then, for every ordered (defender, attacker) pair of methods:
 
 1. the defender's scores are split into ``levels`` bins — ``quantile`` (equal counts, edges
    ``np.quantile``) or ``uniform`` (equal width between the defender's min and max);
@@ -30,14 +30,8 @@ import pandas as pd
 from iqabench.errors import IQABenchError
 from iqabench.images import load_rgb
 from iqabench.protocol import Protocol, RunContext
-from iqabench.quality import (
-    ALPHA_OPTIONS,
-    REGRESSOR_OPTIONS,
-    alpha_grid,
-    describe_grid,
-    pool_quality,
-    regressor_dataset,
-)
+from iqabench.quality import REGRESSOR_OPTIONS, pool_quality, regressor_dataset
+from iqabench.quality_models import MODEL_OPTIONS
 from iqabench.registry import register_protocol
 from iqabench.results import Result
 
@@ -56,7 +50,7 @@ class GMAD(Protocol):
         "pristine": True,  # keep the pool's pristine images (level 0)
         "copy_images": True,  # copy the pair images into the run folder
         **REGRESSOR_OPTIONS,
-        **ALPHA_OPTIONS,
+        **MODEL_OPTIONS,
     }
     min_methods = 2
     max_datasets = 1
@@ -75,8 +69,7 @@ class GMAD(Protocol):
     def run(self, ctx: RunContext) -> list[Result]:
         pool = ctx.datasets[0]
         index = pool.index()
-        alphas = alpha_grid(self.options)
-        pq = pool_quality(ctx, pool, getattr(self, "_regressor_dataset", None) or regressor_dataset(ctx, self.options), alphas)
+        pq = pool_quality(ctx, self, pool, getattr(self, "_regressor_dataset", None) or regressor_dataset(ctx, self.options))
         info = index.set_index("image_id").loc[pq.image_ids]
         use = np.ones(len(pq.image_ids), dtype=bool)
         if not self.options["pristine"]:
@@ -130,7 +123,7 @@ class GMAD(Protocol):
         return [
             Result(
                 protocol=self.name,
-                config={**self.config(), "alphas": describe_grid(alphas), "pool": pool.name},
+                config={**self.config(), "pool": pool.name},
                 methods=[m.identity() for m in ctx.methods],
                 datasets=datasets,
                 summary=summary,

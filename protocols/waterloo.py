@@ -1,7 +1,7 @@
 """``waterloo``: the D- and L-tests of the Waterloo Exploration Database (Ma et al., TIP 2017).
 
 Quality of every image, higher = better: a scores method's own oriented scores, or, for a
-features method, a ridge regressor trained on ``regressor_dataset`` as in ``gmad`` (alpha by the
+features method, its quality model trained on ``regressor_dataset`` as in ``gmad`` (chosen by the
 within_dataset validation rule on it, refitted on all its images).
 
 * **D-test** (pristine/distorted discriminability): the best balanced accuracy of the rule
@@ -30,14 +30,8 @@ import pandas as pd
 from iqabench.errors import IQABenchError
 from iqabench.metrics import srcc
 from iqabench.protocol import Protocol, RunContext
-from iqabench.quality import (
-    ALPHA_OPTIONS,
-    REGRESSOR_OPTIONS,
-    alpha_grid,
-    describe_grid,
-    pool_quality,
-    regressor_dataset,
-)
+from iqabench.quality import REGRESSOR_OPTIONS, pool_quality, regressor_dataset
+from iqabench.quality_models import MODEL_OPTIONS
 from iqabench.registry import register_protocol
 from iqabench.results import Result
 
@@ -83,7 +77,7 @@ def l_test(frame: pd.DataFrame) -> tuple[float, pd.DataFrame]:
 @register_protocol("waterloo")
 class Waterloo(Protocol):
     description = "Waterloo Exploration D-test (pristine vs distorted) and L-test (level ranking); no P-test"
-    option_defaults = {**REGRESSOR_OPTIONS, **ALPHA_OPTIONS}
+    option_defaults = {**REGRESSOR_OPTIONS, **MODEL_OPTIONS}
     max_datasets = 1
     needs_labels = False
 
@@ -101,8 +95,7 @@ class Waterloo(Protocol):
     def run(self, ctx: RunContext) -> list[Result]:
         pool = ctx.datasets[0]
         index = pool.index()
-        alphas = alpha_grid(self.options)
-        pq = pool_quality(ctx, pool, getattr(self, "_regressor_dataset", None) or regressor_dataset(ctx, self.options), alphas)
+        pq = pool_quality(ctx, self, pool, getattr(self, "_regressor_dataset", None) or regressor_dataset(ctx, self.options))
         info = index.set_index("image_id").loc[pq.image_ids].reset_index()
         pristine = (info["level"] == 0).to_numpy()
         results = []
@@ -139,7 +132,7 @@ class Waterloo(Protocol):
             results.append(
                 Result(
                     protocol=self.name,
-                    config={**self.config(), "alphas": describe_grid(alphas)},
+                    config=self.config(),
                     methods=[method.identity()],
                     datasets=datasets,
                     summary=summary,

@@ -1,10 +1,11 @@
-"""``within_dataset``: 10 reference-disjoint 70/10/20 splits, ridge alpha on validation, median of 10.
+"""``within_dataset``: 10 reference-disjoint 70/10/20 splits, hyper-parameters on validation, median of 10.
 
-Feature methods: a ridge regressor on the crop-level rows of the train split, for every alpha of
-``geomspace(1e-3, 1e3, 100)`` at once; alpha = argmax of the median validation SRCC over splits;
-per split, test SRCC/PLCC/KRCC (and PLCC after a 4-parameter logistic) of the crop-averaged
-prediction; reported numbers are medians over splits, with the IQR and per-split values kept.
-Score methods (e.g. NIQE): the scores are correlated directly on each test split.
+Per split, the method's quality model (:mod:`iqabench.quality_models`: a ridge regressor for
+learned features — every alpha of ``geomspace(1e-3, 1e3, 100)`` at once —, BRISQUE's RBF SVR,
+or a scores method's own score) is fitted on the crop-level rows of the train part; the grid
+point with the largest median validation SRCC over splits is chosen; per split, test
+SRCC/PLCC/KRCC (and PLCC after a 4-parameter logistic) of the crop-averaged prediction; the
+reported numbers are medians over splits, with the IQR and per-split values kept.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import logging
 import numpy as np
 import pandas as pd
 
-from iqabench.evaluation import Labelled, per_type_srcc, ridge_over_splits, split_metrics
+from iqabench.evaluation import per_type_srcc, split_metrics
 from iqabench.metrics import median_and_iqr
 from iqabench.protocol import Protocol, RunContext
 from iqabench.quality import table_record
+from iqabench.quality_models import MODEL_OPTIONS, select
 from iqabench.registry import register_protocol
 from iqabench.results import Result
 
@@ -28,11 +30,8 @@ METRICS = ("srcc", "plcc", "krcc", "plcc_logistic")
 
 @register_protocol("within_dataset")
 class WithinDataset(Protocol):
-    description = "Per-dataset performance: 10 reference-disjoint 70/10/20 splits, ridge alpha on val, median of 10"
-    option_defaults = {"n_alphas": 100, "alpha_min": 1e-3, "alpha_max": 1e3}
-
-    def alphas(self) -> np.ndarray:
-        return np.geomspace(self.options["alpha_min"], self.options["alpha_max"], self.options["n_alphas"])
+    description = "Per-dataset performance: 10 reference-disjoint 70/10/20 splits, regressor on val, median of 10"
+    option_defaults = dict(MODEL_OPTIONS)
 
     def run(self, ctx: RunContext) -> list[Result]:
         results = []
@@ -44,30 +43,18 @@ class WithinDataset(Protocol):
 
     def evaluate(self, ctx: RunContext, method, dataset, splits) -> Result:
         table = ctx.features(method, dataset)
-        spec = dataset.score_spec
-        data = Labelled.join(table, dataset.index(), spec.higher_better)
-        alphas = self.alphas()
-        summary: dict = {}
-        if method.kind == "features":
-            fit = ridge_over_splits(data, splits, alphas)
-            tests = fit["test"]
-            pred_hb = spec.higher_better  # the ridge predicts the label itself
-            summary["alpha"] = fit["alpha"]
-            val_curve = pd.DataFrame(
-                {"alpha": alphas, "val_srcc_median": np.nanmedian(fit["val_srcc"], axis=0)}
-                | {f"val_srcc_split_{k + 1:02d}": fit["val_srcc"][k] for k in range(len(splits))}
-            )
-        else:
-            scores = table.rows[:, 0]
-            tests = []
-            for k in range(len(splits)):
-                mask = table.rows_of(data.positions(splits.part(k, "test")))
-                tests.append(table.image_mean(scores[mask], mask))
-            pred_hb = method.higher_better
-            val_curve = None
+        data = ctx.labelled(method, dataset)
+        model = self.quality_model(method, dataset.score_spec.higher_better)
+        chosen = select(model, data, splits)
+        pred_hb = model.higher_better  # regressors predict the label itself; the identity gives the method's scores
+        summary: dict = {"regressor": model.name}
+        if model.trains:
+            summary["params"] = chosen.params
+            if model.name == "ridge":
+                summary["alpha"] = chosen.params["alpha"]
 
         per_split, predictions, per_type = [], [], []
-        for k, (pos, pred) in enumerate(tests):
+        for k, (pos, pred) in enumerate(chosen.test):
             m = split_metrics(data, pos, pred, pred_hb)
             per_split.append({"split": k + 1, "n_test": len(pos), **m})
             per_type.append(per_type_srcc(data, pos, pred, pred_hb))
@@ -91,17 +78,17 @@ class WithinDataset(Protocol):
         types = sorted({t for d in per_type for t in d})
         if types:
             summary["srcc_by_type"] = {t: float(np.nanmedian([d.get(t, np.nan) for d in per_type])) for t in types}
+        chosen_text = ", ".join(f"{k} {v:.4g}" for k, v in chosen.params.items())
         log.info(
             f"{method.display_name()} on {dataset.name}: median SRCC {summary['srcc']:.4f}, "
-            f"PLCC {summary['plcc']:.4f} over {len(splits)} splits"
-            + (f" (alpha {summary['alpha']:.4g})" if "alpha" in summary else "")
+            f"PLCC {summary['plcc']:.4f} over {len(splits)} splits" + (f" ({chosen_text})" if chosen_text else "")
         )
         tables = {"per_split": per_split_df, "predictions": pd.concat(predictions, ignore_index=True)}
-        if val_curve is not None:
-            tables["alpha_curve"] = val_curve
+        if model.trains:
+            tables["alpha_curve" if model.name == "ridge" else "grid_curve"] = chosen.curve()
         return Result(
             protocol=self.name,
-            config={**self.config(), "alphas": f"geomspace({alphas[0]:g}, {alphas[-1]:g}, {len(alphas)})"},
+            config={**self.config(), **model.config()},
             methods=[method.identity()],
             datasets=[dataset.card()],
             summary=summary,

@@ -147,8 +147,19 @@ def _cell_ci(run: RunRecord, n_boot: int) -> tuple[float, float]:
     return bootstrap_ci(preds, n_boot=n_boot)
 
 
+def comparability(run: RunRecord) -> tuple[bool, list[str]]:
+    """(comparable with the paper's number, reasons if not), as the run recorded it."""
+    record = run.data.get("comparability")
+    if not record:
+        return False, ["this run was recorded before iqabench assessed comparability with the paper"]
+    return bool(record.get("comparable")), list(record.get("reasons") or [])
+
+
 def published_comparison(matrix: Matrix) -> list[dict[str, Any]]:
-    """Measured vs published (paper Table 1) for methods and datasets the paper has."""
+    """Measured vs published (paper Table 1) for methods and datasets the paper has.
+
+    "Δ vs paper" only where the run is comparable (same weights, splits, baseline definition, complete
+    data, no skipped image); otherwise the published value is shown greyed with the reasons."""
     rows = []
     for row in matrix.rows:
         for col in matrix.columns:
@@ -157,6 +168,7 @@ def published_comparison(matrix: Matrix) -> list[dict[str, Any]]:
             if cell is None or pub is None:
                 continue
             s = cell.summary
+            ok, reasons = comparability(cell.run)
             rows.append(
                 {
                     "method": row.label,
@@ -164,14 +176,22 @@ def published_comparison(matrix: Matrix) -> list[dict[str, Any]]:
                     "label": col.score_label,
                     "srcc": fmt(s.get("srcc")),
                     "srcc_pub": fmt(pub[0]),
-                    "srcc_delta": f"{s['srcc'] - pub[0]:+.3f}" if s.get("srcc") is not None else "n/a",
+                    "srcc_delta": _delta(s.get("srcc"), pub[0], ok),
                     "plcc": fmt(s.get("plcc")),
                     "plcc_pub": fmt(pub[1]),
-                    "plcc_delta": f"{s['plcc'] - pub[1]:+.3f}" if s.get("plcc") is not None else "n/a",
+                    "plcc_delta": _delta(s.get("plcc"), pub[1], ok),
                     "run_id": cell.run.run_id,
+                    "comparable": ok,
+                    "reasons": "; ".join(reasons),
                 }
             )
     return rows
+
+
+def _delta(measured: float | None, published_value: float, comparable: bool) -> str:
+    if not comparable:
+        return "—"
+    return f"{measured - published_value:+.3f}" if measured is not None else "n/a"
 
 
 def paired_comparisons(matrix: Matrix) -> dict[str, list[str]]:
@@ -250,7 +270,11 @@ def table2(runs: list[RunRecord], report: Report) -> Table | None:
             value = published.table2_value(m["name"], train, test)
             measured = run.data["summary"]["srcc_matrix"].get(train, {}).get(test)
             if value is not None and measured is not None:
-                pub.append(f"{_name(m)}, {train} → {test}: measured {measured:.3f}, published {value:.3f} ({measured - value:+.3f})")
+                ok, reasons = comparability(run)
+                pub.append(
+                    f"{_name(m)}, {train} → {test}: measured {measured:.3f}, published {value:.3f} "
+                    + (f"({measured - value:+.3f})" if ok else f"(not comparable: {'; '.join(reasons)})")
+                )
     if pub:
         table.notes.append("Published (" + published.source() + ", Table 2): " + "; ".join(pub) + ".")
     return table
@@ -297,7 +321,11 @@ def table3(matrix: Matrix, report: Report) -> Table | None:
             cells.append(Cell(value=v, text=fmt(v), run_id=cell.run.run_id))
             pub = _published_variant(row.method, col.dataset["name"])
             if pub is not None and v is not None:
-                published_rows.append(f"{row.label} on {col.label}: measured {v:.3f}, published {pub:.3f} ({v - pub:+.3f})")
+                ok, reasons = comparability(cell.run)
+                published_rows.append(
+                    f"{row.label} on {col.label}: measured {v:.3f}, published {pub:.3f} "
+                    + (f"({v - pub:+.3f})" if ok else f"(not comparable: {'; '.join(reasons)})")
+                )
         avg = float(np.mean(vals)) if vals and all(v is not None for v in vals) else None
         cells.append(Cell(value=avg, text=fmt(avg), title=f"mean over {len(vals)} dataset(s)"))
         weights = (row.method.get("training") or {}).get("label") or row.method.get("weights_format") or "—"

@@ -58,7 +58,8 @@ def provenance(run: RunRecord) -> dict[str, Any]:
             }
             for ds in d["datasets"]
         ],
-        "splits": (d.get("splits") or {}).get("source"),
+        "splits": _splits_text(d),
+        "comparability": _comparability_text(d),
         "seed": d.get("seed"),
         "images": d.get("images", {}),
         "versions": ", ".join(f"{k} {env[k]}" for k in ("iqabench", "torch", "numpy", "scikit-learn") if env.get(k)),
@@ -66,6 +67,27 @@ def provenance(run: RunRecord) -> dict[str, Any]:
         "finished": d.get("finished"),
         "command": shlex.join(d.get("command") or []),
     }
+
+
+def _splits_text(d: dict[str, Any]) -> str | None:
+    """Each dataset's split set, its SHA-256 and whether it is reference-disjoint."""
+    used = d.get("split_sets") or {}
+    if not used and d.get("splits"):
+        used = {d["datasets"][0]["name"]: d["splits"]}
+    parts = []
+    for name, s in used.items():
+        text = f"{name}: {s.get('set', '?')} ({s.get('source')}), sha256 {str(s.get('sha256', '?'))[:12]}…"
+        if s.get("reference_disjoint") is False:
+            text += ", NOT reference-disjoint"
+        parts.append(text)
+    return "; ".join(parts) or None
+
+
+def _comparability_text(d: dict[str, Any]) -> str | None:
+    c = d.get("comparability")
+    if c is None:
+        return None
+    return "comparable with " + c["paper"] if c.get("comparable") else "not comparable with the paper: " + "; ".join(c["reasons"])
 
 
 def render(report: Report) -> str:

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from iqabench import registry
-from iqabench.evaluation import Labelled, ridge_over_splits
+from iqabench.evaluation import Labelled
 from iqabench.metrics import srcc
 from iqabench.progress import set_enabled
-from iqabench.ridge import DEFAULT_ALPHAS, RidgePath
+from iqabench.quality_models import Ridge, select
+from iqabench.ridge import RidgePath
 
 PLUGIN = Path(__file__).with_name("protocol_plugins.py")
 
@@ -67,7 +68,7 @@ def test_alpha_by_the_within_dataset_rule_then_refit_on_all_source_images(synth,
 
     table = ctx.features(method, source)
     data = Labelled.join(table, source.index(), higher_better=False)
-    expected_alpha = ridge_over_splits(data, source.splits(seed=0), DEFAULT_ALPHAS)["alpha"]
+    expected_alpha = select(Ridge(np.geomspace(1e-3, 1e3, 100)), data, source.splits(seed=0)).params["alpha"]
     assert result.summary["alpha"]["synth-dmos"] == expected_alpha
     path = RidgePath(table.rows, data.labels[table.row_image])
     ttable = ctx.features(method, target)
@@ -93,4 +94,5 @@ def test_demo_a_to_demo_b_with_brisque_and_niqe(cli, demo_root, tmp_path):
         pairs = pd.read_csv(path / "pairs.csv")
         assert len(pairs) == 2 and pairs["srcc"].between(-1, 1).all() and (pairs["n_test"] == 30).all()
     summary = json.loads((by["brisque"] / "result.json").read_text())["summary"]
-    assert summary["regressors"]["demo-few-a"]["n_train_images"] == 30 and summary["alpha"]["demo-few-b"] > 0
+    assert summary["regressors"]["demo-few-a"]["n_train_images"] == 30 and summary["regressors"]["demo-few-a"]["regressor"] == "svr"
+    assert summary["params"]["demo-few-b"]["C"] > 0 and summary["params"]["demo-few-b"]["gamma"] > 0  # BRISQUE: its SVR

@@ -107,3 +107,22 @@ def test_report_cli(cli, runs, tmp_path):
     assert r.code == 0 and r.out.strip().endswith("r.html")
     r = cli("report", "--runs", str(tmp_path / "nope"))
     assert r.code == 1 and "does not exist" in r.err
+
+
+def test_delta_vs_paper_only_for_comparable_cells(runs):
+    from iqabench.reports.build import build
+
+    rows = {(r["method"], r["dataset"]): r for r in build(runs).published_rows}
+    ok = rows[("ARNIQA [arniqa config]", "kadid10k")]
+    assert ok["comparable"] and ok["srcc_delta"].startswith(("+", "-")) and ok["plcc_delta"] != "—"
+    bad = rows[("BRISQUE", "live")]
+    assert not bad["comparable"] and bad["srcc_delta"] == "—" and bad["plcc_delta"] == "—"
+    assert "split set 'generated', not the paper's" in bad["reasons"]
+    # runs written before comparability was assessed are never compared
+    old = rows[("BRISQUE", "kadid10k")]
+    assert not old["comparable"] and "recorded before" in old["reasons"]
+
+
+def test_not_comparable_reasons_shown(html):
+    text = html.read_text()
+    assert "not comparable: live: split set &#39;generated&#39;, not the paper&#39;s (&#39;arniqa&#39;)" in text

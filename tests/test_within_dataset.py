@@ -9,10 +9,11 @@ import torch
 from iqabench.protocols.within_dataset import WithinDataset
 
 from iqabench import Dataset, Method, ScoreSpec, Views
-from iqabench.evaluation import Labelled, ridge_over_splits
+from iqabench.evaluation import Labelled
 from iqabench.features import FeatureTable
 from iqabench.protocol import RunContext
-from iqabench.splits import generate_splits
+from iqabench.quality_models import Ridge, select
+from iqabench.splits import Splits, generate_splits
 
 
 class _Tiny(Dataset):
@@ -91,6 +92,12 @@ def test_reference_disjoint_splits_in_the_result(tmp_path):
 
 
 def test_alpha_is_chosen_on_validation_not_test():
+    """The choice is the validation rule computed independently (sklearn), and scrambling the test
+    labels changes the test numbers but never the chosen alpha: no test data leaks into the choice."""
+    from sklearn.linear_model import Ridge as SkRidge
+
+    from iqabench.metrics import srcc
+
     rng = np.random.default_rng(0)
     n_img, crops = 300, 2
     X = rng.normal(size=(n_img * crops, 30))
@@ -99,9 +106,37 @@ def test_alpha_is_chosen_on_validation_not_test():
     ids = [f"i{k}" for k in range(n_img)]
     table = FeatureTable(ids, X.astype(np.float32), np.repeat(np.arange(n_img), crops))
     index = pd.DataFrame({"image_id": ids, "ref": [f"r{k % 30}" for k in range(n_img)], "score": y_img})
-    data = Labelled.join(table, index, True)
     splits = generate_splits(index)
-    fit = ridge_over_splits(data, splits, np.geomspace(1e-3, 1e3, 100))
-    med = np.nanmedian(fit["val_srcc"], axis=0)
-    assert fit["alpha_index"] == int(np.nanargmax(med))
-    assert fit["val_srcc"].shape == (10, 100)
+    alphas = np.geomspace(1e-2, 1e4, 12)
+    chosen = select(Ridge(alphas), Labelled.join(table, index, True), splits)
+
+    expected = np.zeros((10, len(alphas)))
+    pos = {i: k for k, i in enumerate(ids)}
+    for k in range(10):
+        train, val, _ = ([pos[i] for i in part] for part in splits.parts(k))
+        rows_of = lambda images: np.concatenate([np.arange(p * crops, (p + 1) * crops) for p in images])  # noqa: E731
+        for a, alpha in enumerate(alphas):
+            sk = SkRidge(alpha=alpha).fit(X[rows_of(train)].astype(np.float32).astype(np.float64), np.repeat(y_img[train], crops))
+            pred = sk.predict(X[rows_of(val)].astype(np.float32).astype(np.float64)).reshape(-1, crops).mean(1)
+            expected[k, a] = srcc(pred, y_img[val])
+    assert np.allclose(chosen.val_srcc, expected, atol=1e-9)
+    assert chosen.index == int(np.argmax(np.median(expected, axis=0)))
+
+    # A split set whose test part is the same references in every split: scrambling their labels
+    # cannot touch any training or validation label, so the choice must not move.
+    refs = index["ref"].to_numpy()
+    fixed = {
+        f"split_{k + 1:02d}": np.where(np.isin(refs, [f"r{j}" for j in range(6)]), "test",
+                                       np.where(np.isin(refs, [f"r{6 + (3 * k + j) % 24}" for j in range(3)]), "val", "train"))
+        for k in range(5)
+    }
+    fixed_splits = Splits(pd.DataFrame({"image_id": ids, **fixed}), "test-fixed")
+    base = select(Ridge(alphas), Labelled.join(table, index, True), fixed_splits)
+    scrambled = index.copy()
+    test = np.isin(refs, [f"r{j}" for j in range(6)])
+    scrambled.loc[test, "score"] = rng.permutation(scrambled.loc[test, "score"].to_numpy())
+    leak = select(Ridge(alphas), Labelled.join(table, scrambled, True), fixed_splits)
+    assert np.array_equal(leak.val_srcc, base.val_srcc) and leak.index == base.index  # the choice ignores test labels
+    pos0, pred0 = base.test[0]
+    data0, data1 = Labelled.join(table, index, True), Labelled.join(table, scrambled, True)
+    assert srcc(pred0, data0.labels[pos0]) != pytest.approx(srcc(pred0, data1.labels[pos0]))  # the test numbers do move

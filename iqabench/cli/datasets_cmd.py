@@ -242,50 +242,109 @@ def copy_lines(ds: Any, seed: int, n_splits: int) -> list[str]:
 
 # -- import-splits -------------------------------------------------------------------------------
 @datasets_cmd.command("import-splits")
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option(
+    "--arniqa-repo",
+    "arniqa_repo",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="A checkout of the ARNIQA repository (github.com/miccunifi/ARNIQA): the splits of every dataset found "
+    "in its datasets/<NAME>/splits/ (LIVE, CSIQ, TID2013, KADID10K, KonIQ-10k, SPAQ, FLIVE, CLIVE) and under the "
+    "data root are stored as the split set 'arniqa'.",
+)
 @click.option(
     "--arniqa",
     "arniqa_dir",
-    required=True,
     type=click.Path(file_okay=False),
-    help="Folder with ARNIQA's train.npy, val.npy, test.npy for this dataset (ARNIQA's datasets/<NAME>/splits/, "
+    default=None,
+    help="Folder with ARNIQA's train.npy, val.npy, test.npy for dataset NAME (ARNIQA's datasets/<NAME>/splits/, "
     "or the folder above it).",
 )
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, help=DATA_ROOT_HELP)
 @click.option(
+    "--set",
+    "set_name",
+    default=None,
+    help="Store the splits as this named split set under $IQABENCH_HOME/splits/ (default with --arniqa-repo: "
+    "'arniqa'); runs select it with --split-set NAME.",
+)
+@click.option(
     "--out",
     "out",
-    required=True,
+    default=None,
     type=click.Path(dir_okay=False),
-    help="Split CSV to write (image_id, split_01, ...).",
+    help="Also (or instead) write dataset NAME's splits to this CSV (image_id, split_01, ...), for run --splits.",
 )
 @_common_options
 def import_splits_cmd(
-    name: str,
-    arniqa_dir: str,
+    name: str | None,
+    arniqa_repo: str | None,
+    arniqa_dir: str | None,
     data_root: str | None,
-    out: str,
+    set_name: str | None,
+    out: str | None,
     label: str | None,
     dataset_options: tuple[str, ...],
     plugins: tuple[str, ...],
 ) -> None:
-    """Convert ARNIQA's official split files for dataset NAME into a split CSV.
+    """Convert ARNIQA's official split files into iqabench splits: a named split set and/or a CSV.
 
     ARNIQA's .npy files hold row indices into the annotation file it reads (LIVE.txt, CSIQ.txt,
-    mos_with_names.txt, dmos.csv, labels_image.csv, the SPAQ .xlsx); -1 padding is dropped. The
-    result is used with `iqabench run --splits FILE.csv` to reproduce the paper's splits.
+    mos_with_names.txt, dmos.csv, labels_image.csv, the SPAQ .xlsx); -1 padding is dropped. Stored
+    as a split set (default 'arniqa' with --arniqa-repo), the splits are used by every protocol of
+    every later run (`iqabench run` picks 'arniqa' by default where it exists).
+
+    \b
+    Examples:
+      iqabench datasets import-splits --arniqa-repo ~/src/ARNIQA --data-root ~/iqa-data
+      iqabench datasets import-splits live --arniqa ARNIQA/datasets/LIVE/splits --data-root ~/iqa-data --out live.csv
     """
-    from ..arniqa_splits import import_arniqa_splits
+    from ..arniqa_splits import ARNIQA_FOLDERS, import_arniqa_splits
+    from ..errors import IQABenchError
+    from ..split_sets import ARNIQA, store
     from ..splits import write_splits_csv
 
-    ds = _make(name, data_root, label, dataset_options, plugins)
-    splits = import_arniqa_splits(ds, arniqa_dir)
-    if not splits.meta.get("documented", True):
-        click.echo(
-            f"warning: {name}: {splits.meta['order']}; check the result before relying on it", err=True
-        )
-    write_splits_csv(splits, Path(out))
-    sizes = " / ".join(f"{p} {len(splits.part(0, p))}" for p in ("train", "val", "test"))
-    dropped = splits.meta.get("padding_dropped", 0)
-    pad = f"; {dropped} padding entries (-1) dropped" if dropped else ""
-    click.echo(f"wrote {len(splits)} split(s) of {name!r} to {out} (split 1: {sizes}){pad}")
+    if (arniqa_repo is None) == (arniqa_dir is None):
+        raise IQABenchError("give either --arniqa-repo DIR (every dataset) or NAME --arniqa FOLDER (one dataset)")
+    if arniqa_dir is not None:
+        if name is None:
+            raise IQABenchError("--arniqa FOLDER needs the dataset NAME")
+        if out is None and set_name is None:
+            raise IQABenchError("say where the splits go: --out FILE.csv and/or --set NAME")
+        jobs = [(name, Path(arniqa_dir))]
+    else:
+        set_name = set_name or ARNIQA
+        base = Path(arniqa_repo).expanduser() / "datasets"
+        if not base.is_dir():
+            raise IQABenchError(f"{str(arniqa_repo)!r} is not an ARNIQA checkout: it has no datasets/ folder")
+        jobs = [(ds, base / folder / "splits") for folder, ds in ARNIQA_FOLDERS.items() if (base / folder / "splits").is_dir()]
+        if name is not None:
+            jobs = [(n, f) for n, f in jobs if n == name]
+        if not jobs:
+            raise IQABenchError(f"no ARNIQA split folder {'for ' + repr(name) + ' ' if name else ''}under {str(base)!r}")
+        if out is not None and len(jobs) != 1:
+            raise IQABenchError("--out writes one dataset's splits: give NAME with --arniqa-repo")
+    stored = 0
+    for ds_name, folder in jobs:
+        try:
+            ds = _make(ds_name, data_root, label if arniqa_dir else None, dataset_options if arniqa_dir else (), plugins)
+            splits = import_arniqa_splits(ds, folder)
+        except IQABenchError as exc:
+            if arniqa_dir is not None or name is not None:
+                raise
+            click.echo(f"{ds_name}: not imported: {exc}", err=True)
+            continue
+        if not splits.meta.get("documented", True):
+            click.echo(f"warning: {ds_name}: {splits.meta['order']}; check the result before relying on it", err=True)
+        sizes = " / ".join(f"{p} {len(splits.part(0, p))}" for p in ("train", "val", "test"))
+        dropped = splits.meta.get("padding_dropped", 0)
+        pad = f"; {dropped} padding entries (-1) dropped" if dropped else ""
+        if out is not None:
+            write_splits_csv(splits, Path(out))
+            click.echo(f"wrote {len(splits)} split(s) of {ds_name!r} to {out} (split 1: {sizes}){pad}")
+        if set_name is not None:
+            path = store(set_name, ds_name, splits)
+            stored += 1
+            click.echo(f"{ds_name}: {len(splits)} split(s) stored as split set {set_name!r} ({path}; split 1: {sizes}){pad}")
+    if arniqa_repo is not None and not stored:
+        raise IQABenchError("no dataset's splits could be imported (see the lines above)")

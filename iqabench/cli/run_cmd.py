@@ -59,9 +59,20 @@ def _scoped(values: tuple[str, ...], names: list[str], option: str) -> dict[str,
               help="Option passed to the dataset(s), e.g. split=official. Repeatable.")
 @click.option("--protocol-option", "protocol_options", multiple=True, metavar="KEY=VALUE",
               help="Option of the protocol, e.g. levels=10 for gmad. Repeatable.")
+@click.option("--split-set", "split_set", default=None, metavar="NAME",
+              help="Splits of every dataset of the run, in every protocol: 'arniqa' (the paper's, imported with "
+                   "'iqabench datasets import-splits --arniqa-repo DIR'), 'generated' (the dataset's own) or a set you "
+                   "stored. Default: 'arniqa' for each dataset that has it, else 'generated'; the run says which.")
 @click.option("--splits", "splits_file", type=click.Path(dir_okay=False), default=None, metavar="FILE.csv",
-              help="Use these splits (CSV: image_id, split_01, ...; e.g. from 'iqabench datasets import-splits') "
-                   "instead of the dataset's default. Single dataset only.")
+              help="Use these splits (CSV: image_id, split_01, ...; e.g. from 'iqabench datasets import-splits "
+                   "--out') instead of a split set. Single dataset only.")
+@click.option("--allow-reference-overlap", is_flag=True,
+              help="Accept splits whose parts share a reference image (content); results are then marked "
+                   "'not reference-disjoint'. Default: such splits are refused.")
+@click.option("--published-as", "published_as", default=None, metavar="NAME",
+              help="Assert that the --weights of the run's NAME method are the released NAME weights (e.g. "
+                   "--published-as arniqa for ARNIQA.pth) when their SHA-256 is not yet in iqabench's list of "
+                   "known releases; only then is a result compared with the paper's numbers.")
 @click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda[:N]",
               help="Where methods run; auto picks CUDA when available.")
 @click.option("--runs", "runs_dir", type=click.Path(file_okay=False), default="runs", show_default=True,
@@ -78,7 +89,7 @@ def _scoped(values: tuple[str, ...], names: list[str], option: str) -> dict[str,
 @plugin_option
 @click.pass_context
 def run_cmd(ctx, methods, protocol, datasets, data_root, weights, label, method_options, dataset_options,
-            protocol_options, splits_file, device, runs_dir, seed, on_error, batch_size, workers, no_cache, plugins):
+            protocol_options, split_set, splits_file, allow_reference_overlap, published_as, device, runs_dir, seed, on_error, batch_size, workers, no_cache, plugins):
     """Evaluate METHODs on DATASETs with a PROTOCOL; write runs/<run-id>/result.json and tables.
 
     \b
@@ -107,6 +118,9 @@ def run_cmd(ctx, methods, protocol, datasets, data_root, weights, label, method_
         batch_size=batch_size,
         workers=workers,
         splits_file=splits_file,
+        split_set=split_set,
+        allow_reference_overlap=allow_reference_overlap,
+        published_as=published_as,
         use_cache=not no_cache,
         command=["iqabench", *(ctx.find_root().obj or {}).get("argv", sys.argv[1:])],
     )

@@ -249,7 +249,7 @@ class ARNIQATask(Task):
         from ..evaluation import Labelled
         from ..features import extract_features
         from ..methods.arniqa import ARNIQA
-        from ..metrics import orient, srcc
+        from ..quality_models import Ridge, select
 
         was_training = model.training
         model.eval()
@@ -262,12 +262,9 @@ class ARNIQATask(Task):
                 needed = {i for k in range(len(splits)) for part in ("train", "val") for i in splits.part(k, part)}
                 table = extract_features(method, index[index["image_id"].isin(needed)], desc=f"validate on {ds.name}")
                 data = Labelled.join(table, index, ds.score_spec.higher_better)
-                values = []
-                for k in range(len(splits)):
-                    train, val = data.positions(splits.part(k, "train")), data.positions(splits.part(k, "val"))
-                    vpos, vpred = data.predict(data.fit(train), val, np.array([self.val_alpha]))
-                    values.append(srcc(orient(vpred[:, 0], ds.score_spec.higher_better), data.oriented_labels(vpos)))
-                result[ds.name] = float(np.nanmedian(values))
+                # The reference's model selection: Ridge(alpha) on each train part, median SRCC on the val parts.
+                chosen = select(Ridge(np.array([self.val_alpha]), ds.score_spec.higher_better), data, splits, test=False)
+                result[ds.name] = chosen.val_srcc_median
         finally:
             model.train(was_training)
         result["score"] = float(np.mean([result[ds.name] for ds in self.val_datasets]))
