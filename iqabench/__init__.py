@@ -22,6 +22,7 @@ _LAZY = {
     "register_method": "iqabench.registry:register_method",
     "register_dataset": "iqabench.registry:register_dataset",
     "register_protocol": "iqabench.registry:register_protocol",
+    "scorer": "iqabench.scoring:scorer",
 }
 
 __all__ = ["__version__", *_LAZY]

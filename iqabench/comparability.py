@@ -53,8 +53,8 @@ def assess(protocol: str, methods: list, datasets: list, summary: dict[str, Any]
     for method in methods:
         reasons += method.paper_issues()
         used = summary.get("regressor")
-        if method.kind == "features" and used and used != method.regressor:
-            reasons.append(f"{method.name} regressed with {used}; its published numbers use {method.regressor}")
+        if method.kind == "features" and used and used != method.default_regressor:
+            reasons.append(f"{method.name} regressed with {used}; its published numbers use {method.default_regressor}")
     for ds in datasets:
         card = ds.card()
         if ds.labelled and ds.label != (ds.default_label or next(iter(ds.labels))):

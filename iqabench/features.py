@@ -19,6 +19,7 @@ from typing import Protocol as TypingProtocol
 import numpy as np
 import pandas as pd
 import torch
+from PIL import Image
 
 from . import progress
 from .errors import IQABenchError
@@ -77,16 +78,20 @@ class FeatureCache(TypingProtocol):
 
 
 class _ImageViews(torch.utils.data.Dataset):
-    def __init__(self, paths: list[str], views: Views):
-        self.paths = paths
+    """Decoded views of each source: a file path, or an image already in memory (``iqabench.scorer``)."""
+
+    def __init__(self, sources: list, views: Views):
+        self.sources = sources
         self.views = views
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.sources)
 
     def __getitem__(self, i: int):
+        src = self.sources[i]
         try:
-            return i, make_views(load_rgb(self.paths[i]), self.views), None
+            img = src.convert("RGB") if isinstance(src, Image.Image) else load_rgb(src)
+            return i, make_views(img, self.views), None
         except IQABenchError as exc:
             return i, None, str(exc)
 
@@ -105,13 +110,15 @@ def extract_features(
     cache: FeatureCache | None = None,
     desc: str = "",
 ) -> FeatureTable:
-    """Extract ``method``'s rows for every image of ``index`` (columns ``image_id``, ``path``)."""
+    """Extract ``method``'s rows for every image of ``index`` (columns ``image_id``, ``path``; a path may
+    also be a PIL image in memory)."""
     if on_error not in ON_ERROR:
         raise IQABenchError(f"--on-error must be one of {', '.join(ON_ERROR)}, not {on_error!r}")
     views = method.views
     rpi = views.rows_per_image
     ids = index["image_id"].tolist()
     paths = index["path"].tolist()
+    names = [p if isinstance(p, str) else ids[k] for k, p in enumerate(paths)]  # what error messages name
     cached = cache.lookup(ids) if cache is not None else {}
     todo = [i for i, image_id in enumerate(ids) if image_id not in cached]
     if cached:
@@ -128,7 +135,7 @@ def extract_features(
             cache.store({ids[pos]: rows for pos, rows in finished})
 
     if todo:
-        runner = _BatchRunner(method, batch_size or method.batch_size, views, on_error, paths)
+        runner = _BatchRunner(method, batch_size or method.batch_size, views, on_error, names)
         loader = torch.utils.data.DataLoader(
             _ImageViews([paths[i] for i in todo], views),
             batch_size=1,

@@ -41,7 +41,7 @@ class Method:
     higher_better: ClassVar[bool] = True  # direction of the scores of a "scores" method
     # Quality model the protocols fit on a "features" method's output unless told otherwise
     # (--protocol-option regressor=...): "ridge" (ARNIQA's) or "svr" (BRISQUE's).
-    regressor: ClassVar[str] = "ridge"
+    default_regressor: ClassVar[str] = "ridge"
     method_type: ClassVar[str] = "other"  # the "Type" column of the report's Table 1
     views: ClassVar[Views] = Views()
     option_defaults: ClassVar[dict[str, Any]] = {}
@@ -131,8 +131,8 @@ class Method:
     def _check_contract(self) -> None:
         if self.kind not in ("features", "scores"):
             raise IQABenchError(f"method {self.name!r}: kind must be 'features' or 'scores', not {self.kind!r}")
-        if self.regressor not in ("ridge", "svr"):
-            raise IQABenchError(f"method {self.name!r}: regressor must be 'ridge' or 'svr', not {self.regressor!r}")
+        if self.default_regressor not in ("ridge", "svr"):
+            raise IQABenchError(f"method {self.name!r}: default_regressor must be 'ridge' or 'svr', not {self.default_regressor!r}")
         if self.kind == "scores" and len(self.views.scales) != 1:
             raise IQABenchError(f"method {self.name!r}: a scores method must use a single scale")
 

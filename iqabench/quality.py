@@ -19,7 +19,7 @@ from . import registry
 from .dataset import Dataset
 from .errors import IQABenchError
 from .features import FeatureTable
-from .protocol import Protocol, RunContext
+from .protocol import Protocol, RunContext, Trained
 from .quality_models import predict_images
 
 log = logging.getLogger("iqabench")
@@ -50,6 +50,7 @@ class PoolQuality:
     scores: dict[str, np.ndarray]  # method name -> per image, higher = better
     regressors: dict[str, dict[str, Any]]  # method name -> Trained.record() (features methods)
     regressor_dataset: Dataset | None
+    trained: dict[str, Trained]  # method name -> its quality model (features methods)
     from_cache: dict[str, int]
     failures: list[dict[str, str]]
 
@@ -81,12 +82,13 @@ def pool_quality(ctx: RunContext, protocol: Protocol, pool: Dataset, reg_ds: Dat
         raise IQABenchError("internal error: features methods need a regressor dataset")
     ids = pool.index()["image_id"].tolist()
     keep = set(ids)
-    per_method, regressors, from_cache, failures = {}, {}, {}, []
+    per_method, regressors, trained_by, from_cache, failures = {}, {}, {}, {}, []
     for method in ctx.methods:
         table = ctx.features(method, pool)
         if method.kind == "features":
             trained = ctx.train(protocol, method, reg_ds)
             regressors[method.name] = trained.record()
+            trained_by[method.name] = trained
             fitted = trained.fitted
         else:  # the identity: a scores method's own score
             fitted = protocol.quality_model(method, method.higher_better).fit(table.rows, np.zeros(0), {})
@@ -99,7 +101,23 @@ def pool_quality(ctx: RunContext, protocol: Protocol, pool: Dataset, reg_ds: Dat
     if len(common) < 2:
         raise IQABenchError(f"dataset {pool.name!r}: fewer than 2 images were scored by every method")
     scores = {name: np.array([s[i] for i in common]) for name, s in per_method.items()}
-    return PoolQuality(common, scores, regressors, reg_ds, from_cache, failures)
+    return PoolQuality(common, scores, regressors, reg_ds, trained_by, from_cache, failures)
+
+
+def pool_model_files(ctx: RunContext, pq: PoolQuality, methods: list) -> dict[str, bytes]:
+    """``models/<method>.npz``: each features method's quality model, trained on the regressor dataset."""
+    from .saved_models import model_files
+
+    out: dict[str, bytes] = {}
+    for method in methods:
+        t = pq.trained.get(method.name)
+        if t is None:
+            continue
+        dim = ctx.features(method, t.dataset).rows.shape[1]
+        out.update(model_files(method, t.dataset, {method.name: t.fitted}, feature_dim=dim, splits=ctx.splits(t.dataset),
+                               trained_on={method.name: {"images": f"every image of {t.dataset.name}",
+                                                         "n_images": t.n_images}}))
+    return out
 
 
 def table_record(total: int, table: FeatureTable) -> dict[str, Any]:

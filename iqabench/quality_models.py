@@ -41,7 +41,7 @@ FAMILIES = ("ridge", "svr", "identity")
 
 # Protocol options shared by every protocol that fits a quality model.
 MODEL_OPTIONS: dict[str, Any] = {
-    "regressor": "",  # "" = each method's own default (Method.regressor): ridge, or svr for BRISQUE
+    "regressor": "",  # "" = each method's own default (Method.default_regressor): ridge, or svr for BRISQUE
     "n_alphas": 100,
     "alpha_min": 1e-3,
     "alpha_max": 1e3,
@@ -409,10 +409,10 @@ def model_for(method, options: dict[str, Any], families: dict[str, QualityModel]
     """The quality model of ``method`` under a protocol's options, for a label of direction ``higher_better``.
 
     Scores methods get the identity (oriented by the method); features methods the protocol's
-    ``regressor`` option, else the method's own default (``Method.regressor``)."""
+    ``regressor`` option, else the method's own default (``Method.default_regressor``)."""
     if method.kind == "scores":
         return Identity(method.higher_better)
-    name = options.get("regressor") or getattr(method, "regressor", "ridge")
+    name = options.get("regressor") or method.default_regressor
     if name not in families:
         raise IQABenchError(f"method {method.name!r}: unknown regressor {name!r} (regressors: ridge, svr)")
     return families[name].with_direction(higher_better)

@@ -2,7 +2,7 @@
 
 The 36 features; the protocols map them to quality with BRISQUE's own regressor as its authors
 define it — an RBF support-vector regressor on features scaled to [−1, 1], C and gamma chosen on
-the validation splits (``Method.regressor = "svr"``; :mod:`iqabench.quality_models`). The
+the validation splits (``Method.default_regressor = "svr"``; :mod:`iqabench.quality_models`). The
 release's LIVE-trained SVR itself is not used (it was trained on all of LIVE);
 ``--protocol-option regressor=ridge`` regresses the features with a ridge instead.
 
@@ -60,7 +60,7 @@ class BRISQUE(Method):
     description = "BRISQUE: 36 natural-scene statistics of MSCN coefficients at two scales (LIVE release)"
     kind = "features"
     method_type = "Handcrafted"
-    regressor = "svr"
+    default_regressor = "svr"
     views = Views(crops=0, scales=(1.0,))  # BRISQUE makes its own half-scale image
 
     def display_name(self) -> str:

@@ -27,6 +27,7 @@ from iqabench.quality import image_record
 from iqabench.quality_models import MODEL_OPTIONS, predict_images
 from iqabench.registry import register_protocol
 from iqabench.results import Result
+from iqabench.saved_models import model_files
 
 log = logging.getLogger("iqabench")
 
@@ -84,7 +85,15 @@ class CrossDataset(Protocol):
             "headline": " ".join(f"{p['train']}->{p['test']} {p['srcc']:.3f}" for p in pairs),
         }
         model = next(iter(models.values())).selection.model
+        files = {}
         if model.trains:
+            for ds in ctx.datasets:
+                t = models[ds.name]
+                files.update(model_files(method, ds, {ds.name: t.fitted}, feature_dim=tables[ds.name].rows.shape[1],
+                                         splits=ctx.splits(ds),
+                                         trained_on={ds.name: {"images": "every image of the dataset",
+                                                               "n_images": t.n_images}}))
+            summary["models"] = sorted(files)
             summary["training"] = (
                 f"{model.name} on every source image; hyper-parameters by the within_dataset validation rule on the source"
             )
@@ -109,6 +118,7 @@ class CrossDataset(Protocol):
                 "pairs": pd.DataFrame(pairs),
                 "predictions": pd.concat(predictions, ignore_index=True),
             },
+            files=files,
             images=image_record([(ds.name, len(ds.index()), tables[ds.name]) for ds in ctx.datasets]),
             seed=ctx.seed,
         )

@@ -30,7 +30,7 @@ import pandas as pd
 from iqabench.errors import IQABenchError
 from iqabench.images import load_rgb
 from iqabench.protocol import Protocol, RunContext
-from iqabench.quality import REGRESSOR_OPTIONS, pool_quality, regressor_dataset
+from iqabench.quality import REGRESSOR_OPTIONS, pool_model_files, pool_quality, regressor_dataset
 from iqabench.quality_models import MODEL_OPTIONS
 from iqabench.registry import register_protocol
 from iqabench.results import Result
@@ -107,6 +107,7 @@ class GMAD(Protocol):
         }
         if pool.name == "waterloo":
             files.update(toolbox_files(index, pq, summary))
+        files.update(pool_model_files(ctx, pq, ctx.methods))
         files["gmad_pairs.json"] = (
             json.dumps({"pairs": pairs, "bins": bins, "options": self.config()}, indent=2, default=_num) + "\n"
         ).encode()

@@ -30,7 +30,7 @@ import pandas as pd
 from iqabench.errors import IQABenchError
 from iqabench.metrics import srcc
 from iqabench.protocol import Protocol, RunContext
-from iqabench.quality import REGRESSOR_OPTIONS, pool_quality, regressor_dataset
+from iqabench.quality import REGRESSOR_OPTIONS, pool_model_files, pool_quality, regressor_dataset
 from iqabench.quality_models import MODEL_OPTIONS
 from iqabench.registry import register_protocol
 from iqabench.results import Result
@@ -137,6 +137,7 @@ class Waterloo(Protocol):
                     datasets=datasets,
                     summary=summary,
                     tables={"lists": lists, "scores": scores},
+                    files=pool_model_files(ctx, pq, [method]),
                     images={
                         "total": int(len(index)),
                         "scored": len(pq.image_ids),

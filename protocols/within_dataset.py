@@ -19,9 +19,10 @@ from iqabench.evaluation import per_type_srcc, split_metrics
 from iqabench.metrics import median_and_iqr
 from iqabench.protocol import Protocol, RunContext
 from iqabench.quality import table_record
-from iqabench.quality_models import MODEL_OPTIONS, select
+from iqabench.quality_models import MODEL_OPTIONS, refit, select
 from iqabench.registry import register_protocol
 from iqabench.results import Result
+from iqabench.saved_models import model_files
 
 log = logging.getLogger("iqabench")
 
@@ -84,8 +85,18 @@ class WithinDataset(Protocol):
             f"PLCC {summary['plcc']:.4f} over {len(splits)} splits" + (f" ({chosen_text})" if chosen_text else "")
         )
         tables = {"per_split": per_split_df, "predictions": pd.concat(predictions, ignore_index=True)}
+        files = {}
         if model.trains:
             tables["alpha_curve" if model.name == "ridge" else "grid_curve"] = chosen.curve()
+            # Saved models: each split's (fitted on its train part) and one refitted on every image.
+            fitted = {f"split_{k + 1:02d}": m for k, m in enumerate(chosen.split_models)}
+            fitted["all"] = refit(model, data, chosen.params)
+            trained_on = {f"split_{k + 1:02d}": {"images": f"train part of split {k + 1}",
+                                                  "n_images": len(splits.part(k, "train"))} for k in range(len(splits))}
+            trained_on["all"] = {"images": "every image of the dataset", "n_images": table.n_images}
+            files = model_files(method, dataset, fitted, feature_dim=table.rows.shape[1], splits=splits,
+                                trained_on=trained_on)
+            summary["models"] = sorted(files)
         return Result(
             protocol=self.name,
             config={**self.config(), **model.config()},
@@ -93,6 +104,7 @@ class WithinDataset(Protocol):
             datasets=[dataset.card()],
             summary=summary,
             tables=tables,
+            files=files,
             images=table_record(len(dataset.index()), table),
             splits=splits,
             seed=ctx.seed,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shlex
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,7 +31,8 @@ def _env() -> jinja2.Environment:
     )
 
 
-def provenance(run: RunRecord) -> dict[str, Any]:
+def provenance(run: RunRecord, base: Path | None = None) -> dict[str, Any]:
+    """What the report shows of a run; ``base`` (the report's folder) makes links to its files relative."""
     d = run.data
     env = d.get("environment", {})
     return {
@@ -66,6 +68,10 @@ def provenance(run: RunRecord) -> dict[str, Any]:
         "git": env.get("git_revision") or "not a git checkout",
         "finished": d.get("finished"),
         "command": shlex.join(d.get("command") or []),
+        "models": [
+            (name, os.path.relpath(run.path / name, base) if base is not None else str(run.path / name))
+            for name in (d.get("summary") or {}).get("models") or []
+        ],
     }
 
 
@@ -90,13 +96,13 @@ def _comparability_text(d: dict[str, Any]) -> str | None:
     return "comparable with " + c["paper"] if c.get("comparable") else "not comparable with the paper: " + "; ".join(c["reasons"])
 
 
-def render(report: Report) -> str:
+def render(report: Report, base: Path | None = None) -> str:
     return _env().get_template("report.html.j2").render(
         version=__version__,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         report=report,
         n_runs=len(report.runs),
-        provenance=[provenance(r) for r in report.runs if r.run_id in report.used_runs],
+        provenance=[provenance(r, base) for r in report.runs if r.run_id in report.used_runs],
         published_source=published.source(),
     )
 
@@ -110,7 +116,7 @@ def write_report(runs_dir: str | Path, out: str | Path, fmt: str = "html") -> li
     out = Path(out)
     report = build(runs_dir, figures_dir=figures_dir_for(out) if fmt == "html" else None)
     if fmt == "html":
-        atomic_write_text(out, render(report))
+        atomic_write_text(out, render(report, out.resolve().parent))
         return [out]
     written = []
     for table in report.tables:

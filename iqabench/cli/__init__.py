@@ -26,6 +26,7 @@ COMMANDS = {
     "train": "iqabench.cli.train_cmd:train_cmd",
     "cache": "iqabench.cli.cache_cmd:cache_cmd",
     "fit": "iqabench.cli.fit_cmd:fit_cmd",
+    "score": "iqabench.cli.score_cmd:score_cmd",
 }
 
 
