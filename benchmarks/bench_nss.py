@@ -36,15 +36,15 @@ def _image() -> torch.Tensor:
 
 def _contenders(x: torch.Tensor) -> dict[str, Callable[[], object]]:
     import pyiqa
-    from iqabench.methods.niqe import SHIPPED_MODEL
+    from iqabench.methods.niqe import IQABENCH_MODEL
     from pyiqa.archs.brisque_arch import brisque, natural_scene_statistics
     from pyiqa.matlab_utils import imresize
     from pyiqa.utils.color_util import to_y_channel
 
     from iqabench.registry import methods
 
-    ours_brisque, ours_niqe = methods.get("brisque")(), methods.get("niqe")()
-    pyiqa_niqe = pyiqa.create_metric("niqe", device="cpu", pretrained_model_path=str(SHIPPED_MODEL))
+    ours_brisque, ours_niqe = methods.get("brisque")(), methods.get("niqe")(model="iqabench")
+    pyiqa_niqe = pyiqa.create_metric("niqe", device="cpu", pretrained_model_path=str(IQABENCH_MODEL))
     g = torch.Generator().manual_seed(0)
     dummy_sv, dummy_coef = torch.rand(100, 36, generator=g) * 2 - 1, torch.randn(100, generator=g)
 

@@ -20,7 +20,17 @@ Weight files (:func:`read_weights`), all loaded with ``weights_only=True``:
 ``torchvision``               a torchvision ResNet state dict (``conv1.*``, ``layer1.*``, ``fc.*``), e.g.
                               ImageNet weights: used by ``--init``; as ``--weights`` it evaluates the
                               plain ImageNet features (no ARNIQA training)
+``timm``                      timm's ``seresnet50`` state dict (SE layers as 1×1 convolutions), e.g.
+                              ImageNet SE-ResNet-50 weights for ``--init``
+``senet-caffe``               the Caffe-converted SENet ``se_resnet50`` (timm's ``legacy_seresnet50``:
+                              ``layer0.*``, ``se_module.*``, ``last_linear.*``); needs the Caffe stride
+                              layout, which the encoder then uses
 ============================  ==========================================================================
+
+The SE-ResNet-50 architecture options (gate, stride layout; :mod:`iqabench.encoders`) come with
+the weights: an iqabench checkpoint records them in ``model_info["encoder_arch"]`` (checkpoints
+written before the record used the identity-at-start gate), a ``senet-caffe`` file needs the Caffe
+stride layout, and every other layout is read with the standard sigmoid gate.
 
 The released per-dataset regressors are TorchScript modules with parameters ``weights`` (1×4096)
 and ``biases``; :class:`Regressor` reads them with ``torch.jit.load`` and applies
@@ -40,7 +50,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .encoders import BACKBONES, FEATURE_DIMS, build_encoder, infer_backbone, load_encoder_state, split_keys
+from .encoders import (
+    BACKBONES,
+    FEATURE_DIMS,
+    arch_from_model_info,
+    build_encoder,
+    convert_standard_se,
+    encoder_arch,
+    infer_backbone,
+    load_encoder_state,
+    split_keys,
+    standard_se_layout,
+)
 from .errors import IQABenchError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -65,13 +86,16 @@ REGRESSOR_SCALING: dict[str, tuple[float, float, bool]] = {  # dataset: (lo, hi,
 
 
 class ARNIQANet(nn.Module):
-    def __init__(self, backbone: str = "resnet50", projection_dim: int = PROJECTION_DIM):
+    """``arch``: the SE-ResNet-50 options (``se_gate``, ``stride_layout``); ``{}`` = the defaults."""
+
+    def __init__(self, backbone: str = "resnet50", projection_dim: int = PROJECTION_DIM, arch: dict[str, str] | None = None):
         super().__init__()
         if backbone not in BACKBONES:
             raise IQABenchError(f"unknown backbone {backbone!r} (backbones: {', '.join(BACKBONES)})")
         self.backbone = backbone
         self.feature_dim = FEATURE_DIMS[backbone]
-        self.encoder = build_encoder(backbone)
+        self.arch = encoder_arch(backbone, **(arch or {}))
+        self.encoder = build_encoder(backbone, **self.arch)
         d = self.feature_dim
         self.projector = nn.Sequential(nn.Linear(d, d), nn.ReLU(inplace=True), nn.Linear(d, projection_dim))
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -95,12 +119,13 @@ class Weights:
     """A weight file read into torchvision-layout encoder (and projector) state dicts."""
 
     path: Path
-    format: str  # "iqabench" | "arniqa-release" | "arniqa-reference" | "torchvision"
+    format: str  # "iqabench" | "arniqa-release" | "arniqa-reference" | "torchvision" | "timm" | "senet-caffe"
     backbone: str
     encoder: dict[str, Tensor]
     projector: dict[str, Tensor] | None
     crop_size: int | None = None
     info: dict[str, Any] = field(default_factory=dict)  # iqabench checkpoints: config, training, epoch …
+    arch: dict[str, str] = field(default_factory=dict)  # SE-ResNet-50 options the weights need ({} otherwise)
 
     @property
     def projection_dim(self) -> int:
@@ -165,11 +190,15 @@ def read_weights(path: str | Path, what: str = "weights file") -> Weights:
             _strip(model, "projector.") or None,
             int(info["crop_size"]) if info.get("crop_size") else None,
             {k: obj[k] for k in ("config", "model_info", "epoch", "iteration", "global_step", "kind", "validation") if k in obj},
+            arch_from_model_info(info, f"{what} {str(p)!r}"),
         )
     if "model_state_dict" in obj and isinstance(obj["model_state_dict"], dict):  # reference "last" checkpoint
         obj = obj["model_state_dict"]
     keys = [k for k in obj if isinstance(k, str)]
-    if any(k.startswith("encoder.model.") for k in keys):
+    standard_se = standard_se_layout(obj)
+    if standard_se is not None:  # ImageNet SE-ResNet-50 weights (timm, Caffe-converted SENet)
+        fmt, encoder, projector = standard_se, convert_standard_se(obj, standard_se), None
+    elif any(k.startswith("encoder.model.") for k in keys):
         fmt, encoder, projector = "arniqa-reference", _strip(obj, "encoder.model."), _strip(obj, "encoder.projector.")
         encoder = _from_sequential(encoder, f"{what} {str(p)!r}")
     elif any(k.startswith("model.") for k in keys):
@@ -179,21 +208,24 @@ def read_weights(path: str | Path, what: str = "weights file") -> Weights:
     else:
         raise IQABenchError(
             f"{what} {str(p)!r}: unrecognised layout (keys start {split_keys(keys)}); expected an iqabench "
-            "checkpoint, ARNIQA.pth (model.*, projector.*), a reference checkpoint (encoder.model.*) or a "
-            "torchvision ResNet state dict"
+            "checkpoint, ARNIQA.pth (model.*, projector.*), a reference checkpoint (encoder.model.*), a "
+            "torchvision ResNet state dict or an SE-ResNet-50 one (timm seresnet50, legacy_seresnet50)"
         )
     leftover = [k for k in keys if not any(k.startswith(pre) for pre in ("model.", "projector.", "encoder."))]
-    if fmt != "torchvision" and leftover:
+    if fmt in ("arniqa-release", "arniqa-reference") and leftover:
         raise IQABenchError(f"{what} {str(p)!r} ({fmt} layout): unexpected keys {split_keys(leftover)}")
     backbone = infer_backbone(list(encoder))
     if backbone is None:
         raise IQABenchError(f"{what} {str(p)!r} ({fmt} layout): no ResNet encoder found (keys {split_keys(list(encoder))})")
-    return Weights(p, fmt, backbone, encoder, projector or None)
+    arch = {"se_gate": "sigmoid", "stride_layout": "caffe" if fmt == "senet-caffe" else "torchvision"}
+    return Weights(p, fmt, backbone, encoder, projector or None, arch=arch if backbone == "se_resnet50" else {})
 
 
 def build_net(weights: Weights | None, backbone: str, *, what: str = "weights file") -> ARNIQANet:
-    """An :class:`ARNIQANet` of ``backbone`` with the encoder (and projector, when present) from ``weights``."""
-    net = ARNIQANet(backbone, weights.projection_dim if weights and weights.projector else PROJECTION_DIM)
+    """An :class:`ARNIQANet` of ``backbone`` with the encoder (and projector, when present) from ``weights``
+    and the SE-ResNet-50 architecture they need."""
+    net = ARNIQANet(backbone, weights.projection_dim if weights and weights.projector else PROJECTION_DIM,
+                    weights.arch if weights is not None and weights.backbone == backbone else None)
     if weights is not None:
         load_into(net, weights, what)
     return net
@@ -203,7 +235,7 @@ def load_into(net: ARNIQANet, weights: Weights, what: str, *, allow_missing_se: 
               projector: bool = True) -> None:
     """Load ``weights`` into ``net``: every encoder key must match (one-line error naming the keys).
 
-    ``allow_missing_se``: ResNet-50 weights into ``se_resnet50`` (the SE gates keep their start at 1).
+    ``allow_missing_se``: ResNet-50 weights into ``se_resnet50`` (the SE layers keep their initialisation).
     ``projector``: also load the projector when the file has one."""
     label = f"{what} {str(weights.path)!r} ({weights.format} layout, {weights.backbone})"
     load_encoder_state(net.encoder, weights.encoder, label, allow_missing_se=allow_missing_se)

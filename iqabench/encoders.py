@@ -6,23 +6,39 @@ global-average-pooled feature (2048-d for the Bottleneck networks, 512-d for Res
 ``fc.*``: ImageNet weights a user has for ``torchvision.models.resnet50`` load as they are.
 
 ``se_resnet50`` adds a squeeze-and-excitation block to every bottleneck (Hu et al., CVPR 2018):
-global average pool → ``fc1`` (C → C/16) → ReLU → ``fc2`` (C/16 → C) → sigmoid, scaling the
-output channels of the bottleneck (after ``bn3``) before the residual addition. Its ResNet-50
-parts keep ResNet-50's names, so ResNet-50 weights load into it; the SE parameters are the only
-extra keys (``layerX.Y.se.fc1.*``, ``layerX.Y.se.fc2.*``).
+global average pool → ``fc1`` (C → C/16) → ReLU → ``fc2`` (C/16 → C) → gate, scaling the output
+channels of the bottleneck (after ``bn3``) before the residual addition. Its ResNet-50 parts keep
+ResNet-50's names, so ResNet-50 weights load into it; the SE parameters are the only extra keys
+(``layerX.Y.se.fc1.*``, ``layerX.Y.se.fc2.*``, as ``nn.Linear``). Two architecture options,
+recorded in iqabench checkpoints (``model_info["encoder_arch"]``, see :func:`arch_from_model_info`):
 
-SE initialisation, *identity at start*: the gate is ``2·sigmoid(fc2(·))`` and ``fc2`` starts with
-zero weight and zero bias, so every gate is exactly 1 and a fresh SE-ResNet-50 computes exactly
-what the ResNet-50 it was loaded from computes; ``fc1`` keeps PyTorch's default Linear
-initialisation. The factor 2 keeps the gate's range symmetric around 1 ((0, 2)) and its slope at
-the start healthy (0.5), whereas a plain sigmoid biased towards 1 (e.g. bias 6 → 0.9975) would
-start nearly saturated and barely train at ARNIQA's learning rate of 1e-3.
+``se_gate``
+    ``sigmoid`` (default): the gate is ``sigmoid(fc2(·))``, as specified by Hu et al. and by the
+    SE-ResNet-50 variant's description; both layers keep PyTorch's default ``nn.Linear``
+    initialisation. Standard ImageNet SE-ResNet-50 weights use this gate.
+    ``identity_start``: ``2·sigmoid(fc2(·))`` with ``fc2`` initialised to zero, so every gate is
+    exactly 1 at the start and a fresh SE-ResNet-50 computes what the ResNet-50 it was loaded from
+    computes. This was iqabench's only gate before the record existed: SE-ResNet-50 checkpoints
+    without ``encoder_arch`` were trained with it and are read with it.
+``stride_layout``
+    ``torchvision`` (default): a bottleneck's stride sits in its 3×3 convolution and the stem's
+    max-pool pads by 1 (torchvision, timm's ``seresnet50``).
+    ``caffe``: the stride sits in the first 1×1 convolution and the max-pool uses ``ceil_mode``
+    without padding, as the original Caffe SENet release (Cadene's ``pretrainedmodels``
+    ``se_resnet50``, timm's ``legacy_seresnet50``); only weights in that layout need it.
+
+:func:`standard_se_layout` and :func:`convert_standard_se` read standard ImageNet SE-ResNet-50
+weights by key mapping: timm's ``seresnet50`` (SE layers are 1×1 convolutions ``se.fc1``/``se.fc2``)
+and the Caffe-converted ``legacy_seresnet50`` (``layer0.conv1``, ``layer0.bn1``, ``se_module.*``,
+``last_linear.*``).
 
 ``resnet18`` (512-d) exists for the offline demo configuration only: it is small enough to train
 on two CPU cores in a couple of minutes. It is not a configuration of the paper.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -33,30 +49,49 @@ from .errors import IQABenchError
 BACKBONES = ("resnet50", "se_resnet50", "resnet18")
 FEATURE_DIMS = {"resnet50": 2048, "se_resnet50": 2048, "resnet18": 512}
 SE_REDUCTION = 16
+SE_GATES = ("sigmoid", "identity_start")
+STRIDE_LAYOUTS = ("torchvision", "caffe")
+DEFAULT_SE_ARCH = {"se_gate": "sigmoid", "stride_layout": "torchvision"}
+# What every SE-ResNet-50 checkpoint written before model_info recorded the architecture used.
+UNRECORDED_SE_ARCH = {"se_gate": "identity_start", "stride_layout": "torchvision"}
 
 
 class SqueezeExcite(nn.Module):
-    """Channel gate ``2·sigmoid(fc2(relu(fc1(gap(x)))))``; exactly 1 at initialisation (see module doc)."""
+    """Channel gate ``sigmoid(fc2(relu(fc1(gap(x)))))``, or ``2·sigmoid`` with ``fc2`` zero-initialised
+    (``gate="identity_start"``: exactly 1 at initialisation; see the module doc)."""
 
-    def __init__(self, channels: int, reduction: int = SE_REDUCTION):
+    def __init__(self, channels: int, gate: str = "sigmoid", reduction: int = SE_REDUCTION):
         super().__init__()
+        if gate not in SE_GATES:
+            raise IQABenchError(f"SE gate {gate!r} is not one of {', '.join(SE_GATES)}")
+        self.gate = gate
         self.fc1 = nn.Linear(channels, channels // reduction)
         self.fc2 = nn.Linear(channels // reduction, channels)
-        nn.init.zeros_(self.fc2.weight)
-        nn.init.zeros_(self.fc2.bias)
+        if gate == "identity_start":
+            nn.init.zeros_(self.fc2.weight)
+            nn.init.zeros_(self.fc2.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         s = x.mean(dim=(2, 3))
-        gate = 2.0 * torch.sigmoid(self.fc2(torch.relu(self.fc1(s))))
+        gate = torch.sigmoid(self.fc2(torch.relu(self.fc1(s))))
+        if self.gate == "identity_start":
+            gate = 2.0 * gate
         return x * gate[:, :, None, None]
 
 
 class SEBottleneck(Bottleneck):
-    """torchvision's Bottleneck with an SE gate on its output channels before the residual add."""
+    """torchvision's Bottleneck with an SE gate on its output channels before the residual add.
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.se = SqueezeExcite(self.conv3.out_channels)
+    Subclasses made by :func:`_se_block` fix the gate and where the stride sits."""
+
+    se_gate = "sigmoid"
+    stride_in_1x1 = False
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, *args, **kwargs):
+        super().__init__(inplanes, planes, stride, *args, **kwargs)
+        if self.stride_in_1x1 and stride != 1:  # Caffe SENet: the first 1×1 convolution strides
+            self.conv1.stride, self.conv2.stride = (stride, stride), (1, 1)
+        self.se = SqueezeExcite(self.conv3.out_channels, self.se_gate)
 
     def forward(self, x: Tensor) -> Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -66,13 +101,62 @@ class SEBottleneck(Bottleneck):
         return self.relu(out + identity)
 
 
-def build_encoder(backbone: str) -> ResNet:
-    """A randomly initialised encoder (torchvision's default initialisation) with ``fc`` = identity."""
+def _se_block(se_gate: str, stride_layout: str) -> type[SEBottleneck]:
+    attrs = {"se_gate": se_gate, "stride_in_1x1": stride_layout == "caffe"}
+    return type("SEBottleneck", (SEBottleneck,), attrs)
+
+
+def encoder_arch(backbone: str, se_gate: str | None = None, stride_layout: str | None = None,
+                 what: str = "encoder") -> dict[str, str]:
+    """The architecture options of ``backbone``, validated: ``{}`` for backbones without SE blocks."""
+    if backbone != "se_resnet50":
+        if se_gate not in (None, DEFAULT_SE_ARCH["se_gate"]) or stride_layout not in (None, DEFAULT_SE_ARCH["stride_layout"]):
+            raise IQABenchError(f"{what}: se_gate and stride_layout apply to se_resnet50 only, not {backbone}")
+        return {}
+    arch = {"se_gate": se_gate or DEFAULT_SE_ARCH["se_gate"], "stride_layout": stride_layout or DEFAULT_SE_ARCH["stride_layout"]}
+    if arch["se_gate"] not in SE_GATES:
+        raise IQABenchError(f"{what}: se_gate {arch['se_gate']!r} is not one of {', '.join(SE_GATES)}")
+    if arch["stride_layout"] not in STRIDE_LAYOUTS:
+        raise IQABenchError(f"{what}: stride_layout {arch['stride_layout']!r} is not one of {', '.join(STRIDE_LAYOUTS)}")
+    return arch
+
+
+def arch_from_model_info(info: dict[str, Any], what: str = "checkpoint") -> dict[str, str]:
+    """The encoder architecture an iqabench checkpoint's ``model_info`` records.
+
+    SE-ResNet-50 checkpoints written before the record existed have none and used the
+    identity-at-start gate (:data:`UNRECORDED_SE_ARCH`)."""
+    backbone = str(info.get("backbone"))
+    record = info.get("encoder_arch")
+    if backbone != "se_resnet50" or record is None:
+        return dict(UNRECORDED_SE_ARCH) if backbone == "se_resnet50" else {}
+    if not isinstance(record, dict) or set(record) != set(DEFAULT_SE_ARCH):
+        raise IQABenchError(f"{what}: model_info encoder_arch must hold se_gate and stride_layout, not {record!r}")
+    return encoder_arch(backbone, record["se_gate"], record["stride_layout"], what)
+
+
+def arch_label(arch: dict[str, str]) -> str:
+    """Short text for names and identities: "" for the default architecture."""
+    parts = []
+    if arch.get("se_gate", "sigmoid") != "sigmoid":
+        parts.append(f"{arch['se_gate'].replace('_', '-')} SE gate")
+    if arch.get("stride_layout", "torchvision") != "torchvision":
+        parts.append(f"{arch['stride_layout']} strides")
+    return ", ".join(parts)
+
+
+def build_encoder(backbone: str, se_gate: str = "sigmoid", stride_layout: str = "torchvision") -> ResNet:
+    """A randomly initialised encoder (torchvision's default initialisation) with ``fc`` = identity.
+
+    ``se_gate`` and ``stride_layout``: the SE-ResNet-50 options of the module doc."""
     if backbone == "resnet50":
         net = ResNet(Bottleneck, [3, 4, 6, 3])
     elif backbone == "se_resnet50":
-        # ResNet's constructor re-initialises only convolutions and norms: the SE gates stay at 1.
-        net = ResNet(SEBottleneck, [3, 4, 6, 3])
+        encoder_arch(backbone, se_gate, stride_layout)
+        # ResNet's constructor re-initialises only convolutions and norms: the SE layers keep theirs.
+        net = ResNet(_se_block(se_gate, stride_layout), [3, 4, 6, 3])
+        if stride_layout == "caffe":
+            net.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)
     elif backbone == "resnet18":
         net = ResNet(BasicBlock, [2, 2, 2, 2])
     else:
@@ -100,15 +184,53 @@ def split_keys(keys: list[str]) -> str:
     return shown + (f" (+{len(keys) - 4} more)" if len(keys) > 4 else "")
 
 
+def standard_se_layout(state: dict[str, Any]) -> str | None:
+    """``"timm"`` or ``"senet-caffe"`` when ``state`` is a standard SE-ResNet state dict, else None.
+
+    timm's ``seresnet50``: torchvision names, SE layers as 1×1 convolutions (4-d ``se.fc1.weight``).
+    Caffe-converted SENet (timm's ``legacy_seresnet50``, Cadene's ``se_resnet50``): ``layer0.conv1``,
+    ``layer0.bn1``, ``layerX.Y.se_module.fc{1,2}`` (1×1 convolutions), ``last_linear``."""
+    keys = [k for k in state if isinstance(k, str)]
+    if "layer0.conv1.weight" in keys and any(".se_module.fc1." in k for k in keys):
+        return "senet-caffe"
+    se = [state[k] for k in keys if k.endswith(".se.fc1.weight")]
+    if "conv1.weight" in keys and se and all(isinstance(v, Tensor) and v.ndim == 4 for v in se):
+        return "timm"
+    return None
+
+
+def convert_standard_se(state: dict[str, Tensor], layout: str) -> dict[str, Tensor]:
+    """A :func:`standard_se_layout` state dict → this module's names and shapes (classifier dropped).
+
+    Only names and the 1×1 convolutions' trailing 1×1 dims change; anything unknown is kept under
+    its own name, so that :func:`load_encoder_state` reports it."""
+    out = {}
+    for key, value in state.items():
+        if layout == "senet-caffe":
+            if key.startswith("last_linear."):
+                continue
+            if key.startswith(("layer0.conv1.", "layer0.bn1.")):
+                key = key[len("layer0.") :]
+            key = key.replace(".se_module.", ".se.")
+        elif key.startswith("fc."):
+            continue
+        if ".se.fc" in key and key.endswith(".weight") and value.ndim == 4 and value.shape[2:] == (1, 1):
+            value = value[:, :, 0, 0]
+        out[key] = value
+    return out
+
+
 def load_encoder_state(encoder: nn.Module, state: dict[str, Tensor], what: str, *, allow_missing_se: bool = False) -> None:
     """Load a torchvision-layout state dict; ``fc.*`` is ignored (the classifier is removed).
 
     ``allow_missing_se``: ResNet-50 weights into an SE-ResNet-50 (the SE blocks keep their
-    identity initialisation). Any other missing or unexpected key fails with a one-line error.
+    initialisation). Missing ``num_batches_tracked`` counters (files written before PyTorch 0.4.1,
+    e.g. the Caffe-converted SENet weights) keep 0; they only matter for a momentum-free batch
+    norm. Any other missing or unexpected key fails with a one-line error.
     """
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
     expected = encoder.state_dict()
-    missing = [k for k in expected if k not in state]
+    missing = [k for k in expected if k not in state and not k.endswith(".num_batches_tracked")]
     if allow_missing_se:
         missing = [k for k in missing if ".se." not in k]
     unexpected = [k for k in state if k not in expected]

@@ -36,7 +36,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .arniqa_model import CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, load_file
-from .encoders import build_encoder, infer_backbone, load_encoder_state, split_keys
+from .encoders import (
+    arch_from_model_info,
+    build_encoder,
+    encoder_arch,
+    infer_backbone,
+    load_encoder_state,
+    split_keys,
+)
 from .errors import IQABenchError
 
 ROLES = ("quality", "content")
@@ -66,6 +73,14 @@ class EncoderWeights:
     def role(self) -> str | None:
         """"quality" or "content" for iqabench checkpoints; None when the file does not say."""
         return self.model_info.get("role")
+
+    @property
+    def arch(self) -> dict[str, str]:
+        """SE-ResNet-50 options: as an iqabench checkpoint records them (identity-at-start gate when it
+        predates the record), the standard ones for every other file; ``{}`` for other backbones."""
+        if self.format == "iqabench":
+            return arch_from_model_info({"backbone": self.backbone, **self.model_info}, f"weights file {str(self.path)!r}")
+        return encoder_arch(self.backbone)
 
     @property
     def downscale(self) -> float:
@@ -138,7 +153,8 @@ def read_encoder_weights(path: str | Path, what: str = "weights file") -> Encode
 
 def build_encoder_from(weights: EncoderWeights, backbone: str | None = None, what: str = "weights file") -> nn.Module:
     """A torchvision-layout encoder (``fc`` = identity) holding ``weights``; every key must match."""
-    net = build_encoder(backbone or weights.backbone)
+    backbone = backbone or weights.backbone
+    net = build_encoder(backbone, **(weights.arch if backbone == weights.backbone else {}))
     load_encoder_state(net, weights.encoder, f"{what} {str(weights.path)!r} ({weights.format} layout, {weights.backbone})")
     return net
 

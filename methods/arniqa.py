@@ -5,10 +5,10 @@ scale (PIL bicubic), zero-padded; each crop's L2-normalised encoder feature; a r
 concatenation [f_full, f_half] (4096-d for ResNet-50). ImageNet normalisation and, on CUDA, fp16
 autocast happen inside :meth:`ARNIQA.extract`, as in the reference.
 
-``--weights`` takes an iqabench training checkpoint (which also fixes backbone and crop size),
-the released ``ARNIQA.pth``, a reference training checkpoint, or torchvision ResNet weights (see
-:mod:`iqabench.arniqa_model`); without one the encoder is randomly initialised (``seed``) and the
-row says so.
+``--weights`` takes an iqabench training checkpoint (which also fixes backbone, crop size and the
+SE-ResNet-50 architecture), the released ``ARNIQA.pth``, a reference training checkpoint, or
+torchvision ResNet / timm or Caffe SENet SE-ResNet-50 weights (see :mod:`iqabench.arniqa_model`);
+without one the encoder is randomly initialised (``seed``) and the row says so.
 
 Options:
 
@@ -41,7 +41,7 @@ from iqabench.arniqa_model import (
     read_weights,
     scale_score,
 )
-from iqabench.encoders import BACKBONES
+from iqabench.encoders import BACKBONES, arch_label
 from iqabench.errors import IQABenchError
 from iqabench.method import Method, sha256_file
 from iqabench.paths import existing_file
@@ -52,6 +52,8 @@ _FORMAT_LABELS = {
     "arniqa-release": "released weights",
     "arniqa-reference": "reference training checkpoint",
 }
+# Layouts of weights that had no ARNIQA training (e.g. ImageNet classifiers).
+_PLAIN_FORMATS = {"torchvision": "torchvision weights", "timm": "timm weights", "senet-caffe": "Caffe SENet weights"}
 
 
 @register_method("arniqa")
@@ -201,6 +203,8 @@ class ARNIQA(Method):
 
     def weights_identity(self) -> str:
         base = self.weights_sha256 or f"random-init(seed={int(self.options['seed'])})"
+        if self.net.arch:  # the same SE-ResNet-50 file computes other features with another gate or layout
+            base += "+encoder:" + ",".join(f"{k}={v}" for k, v in sorted(self.net.arch.items()))
         if self.regressor is not None:
             base += f"+regressor:{self._regressor_sha256}"
         return base
@@ -226,7 +230,8 @@ class ARNIQA(Method):
         """Backbone and crop size when they are not the paper's."""
         bits = []
         if self.backbone != "resnet50":
-            bits.append({"se_resnet50": "SE-ResNet-50", "resnet18": "ResNet-18"}[self.backbone])
+            arch = arch_label(self.net.arch)
+            bits.append({"se_resnet50": "SE-ResNet-50", "resnet18": "ResNet-18"}[self.backbone] + (f" ({arch})" if arch else ""))
         if self.crop_size != 224:
             bits.append(f"{self.crop_size} px crops")
         return ", ".join(bits)
@@ -237,8 +242,8 @@ class ARNIQA(Method):
             name = "ARNIQA (random init" + (f", {shape}" if shape else "") + ")"
         elif self.loaded.format == "iqabench":
             name = f"ARNIQA [{self.training_label()}" + (f"; {shape}" if shape else "") + "]"
-        elif self.loaded.format == "torchvision":
-            name = "ResNet features [torchvision weights, no ARNIQA training" + (f"; {shape}" if shape else "") + "]"
+        elif self.loaded.format in _PLAIN_FORMATS:
+            name = f"ResNet features [{_PLAIN_FORMATS[self.loaded.format]}, no ARNIQA training" + (f"; {shape}" if shape else "") + "]"
         else:
             name = f"ARNIQA ({_FORMAT_LABELS[self.loaded.format]}" + (f", {shape}" if shape else "") + ")"
         if self.regressor is not None:
@@ -248,6 +253,8 @@ class ARNIQA(Method):
     def identity(self) -> dict[str, Any]:
         ident = super().identity()
         ident["backbone"] = self.backbone
+        if self.net.arch:
+            ident["encoder_arch"] = dict(self.net.arch)
         ident["crop_size"] = self.crop_size
         ident["weights_format"] = self.loaded.format if self.loaded is not None else "random-init"
         if self.loaded is not None and self.loaded.format == "iqabench":

@@ -18,9 +18,19 @@ threshold 0.75): per image, keep the blocks whose sharpness, the mean of the loc
 of the MSCN computation at full scale, exceeds 0.75 × the image's largest block sharpness
 (strictly); μp and Σp are ``nanmean``/``nancov`` over the kept blocks of all images.
 
-The model file has the LIVE ``modelparameters.mat`` layout (``mu_prisparam`` 1×36,
-``cov_prisparam`` 36×36), so the release's own file works with ``--weights`` too. iqabench ships
-a model fitted from :data:`iqabench.photos.PRISTINE`; :func:`regenerate_shipped_model` rebuilds it.
+Models (``model`` option; ``--weights FILE`` takes any model file instead):
+
+* ``live`` (default): the original NIQE pristine model, the figures of the LIVE release's
+  ``modelparameters.mat`` (fitted by the NIQE authors on 125 pristine images), shipped as
+  :data:`LIVE_MODEL`, a copy of basicsr 1.4.2's ``niqe_pris_params.npz`` (source and check:
+  ``methods/data/README.md``). Scores are comparable with published NIQE numbers.
+* ``iqabench``: a model iqabench fits from :data:`iqabench.photos.PRISTINE` (:data:`IQABENCH_MODEL`;
+  :func:`regenerate_shipped_model` rebuilds it). Few sharp blocks: scores run higher than with
+  the LIVE model and are not comparable with published ones.
+
+Model files: the LIVE ``modelparameters.mat`` layout (``mu_prisparam`` 1×36, ``cov_prisparam``
+36×36, read with ``scipy.io.loadmat``) or basicsr's ``.npz`` (``mu_pris_param``, ``cov_pris_param``,
+read with ``numpy.load(allow_pickle=False)``).
 """
 
 from __future__ import annotations
@@ -45,8 +55,14 @@ BLOCK = 96
 N_FEATURES = 36
 SHARPNESS_THRESHOLD = 0.75
 SHIFTS = ((0, 1), (1, 0), (1, 1), (1, -1))
-SHIPPED_MODEL = Path(__file__).parent / "data" / "niqe_pristine_iqabench.mat"
-MODEL_KEYS = ("mu_prisparam", "cov_prisparam")
+LIVE_MODEL = Path(__file__).parent / "data" / "niqe_pristine_live.npz"
+# basicsr 1.4.2 basicsr/metrics/niqe_pris_params.npz, copied unchanged (methods/data/README.md).
+LIVE_MODEL_SHA256 = "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296"
+IQABENCH_MODEL = Path(__file__).parent / "data" / "niqe_pristine_iqabench.mat"
+MODELS = {"live": LIVE_MODEL, "iqabench": IQABENCH_MODEL}
+MODEL_LABELS = {"live": "LIVE model", "iqabench": "iqabench model"}
+# (mean, covariance) names: the LIVE .mat layout, then basicsr's .npz layout.
+MODEL_KEYS = (("mu_prisparam", "cov_prisparam"), ("mu_pris_param", "cov_pris_param"))
 
 
 # -- features ---------------------------------------------------------------------------------
@@ -178,32 +194,48 @@ def write_model(path: str | Path, mu: np.ndarray, cov: np.ndarray) -> None:
     atomic_write_bytes(path, model_bytes(mu, cov))
 
 
-def load_model(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read (μp, Σp) from a LIVE ``modelparameters.mat`` or an iqabench-fitted file."""
+def _read_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of a ``.npz`` (``numpy.load``, no pickles) or MATLAB v5/v7 ``.mat`` file."""
+    import zipfile
+
     from scipy.io import loadmat
 
+    if not Path(path).is_file():
+        raise IQABenchError(f"NIQE model file {str(path)!r} does not exist")
+    if zipfile.is_zipfile(path):  # .npz
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                return {k: npz[k] for k in npz.files}
+        except Exception as exc:  # pickled objects, corrupt members ...
+            raise IQABenchError(
+                f"NIQE model file {str(path)!r} is not a readable .npz of plain arrays: {type(exc).__name__}: {exc}"
+            ) from None
     try:
-        params = loadmat(path)
-    except FileNotFoundError:
-        raise IQABenchError(f"NIQE model file {str(path)!r} does not exist") from None
+        return loadmat(path)
     except Exception as exc:  # scipy raises ValueError, TypeError, NotImplementedError (v7.3) ...
         raise IQABenchError(
             f"NIQE model file {str(path)!r} is not a readable MATLAB .mat file (v5/v7): {type(exc).__name__}: {exc}"
         ) from None
-    for key in MODEL_KEYS:
+
+
+def load_model(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read (μp, Σp) from a LIVE ``modelparameters.mat``, an iqabench-fitted file or basicsr's ``.npz``."""
+    params = _read_arrays(path)
+    names = next(((mu, cov) for mu, cov in MODEL_KEYS if mu in params or cov in params), MODEL_KEYS[0])
+    for key in names:
         if key not in params:
             raise IQABenchError(
                 f"NIQE model file {str(path)!r} has no {key!r} (expected mu_prisparam 1×36 and cov_prisparam 36×36, "
-                "as LIVE's modelparameters.mat)"
+                "as LIVE's modelparameters.mat, or basicsr's mu_pris_param and cov_pris_param)"
             )
     try:
-        mu = np.asarray(params["mu_prisparam"], dtype=np.float64)
-        cov = np.asarray(params["cov_prisparam"], dtype=np.float64)
+        mu = np.asarray(params[names[0]], dtype=np.float64)
+        cov = np.asarray(params[names[1]], dtype=np.float64)
     except (TypeError, ValueError):
-        raise IQABenchError(f"NIQE model file {str(path)!r}: mu_prisparam/cov_prisparam are not numeric arrays") from None
+        raise IQABenchError(f"NIQE model file {str(path)!r}: {names[0]}/{names[1]} are not numeric arrays") from None
     if mu.size != N_FEATURES or cov.shape != (N_FEATURES, N_FEATURES):
         raise IQABenchError(
-            f"NIQE model file {str(path)!r}: mu_prisparam is {'×'.join(map(str, mu.shape))} and cov_prisparam is "
+            f"NIQE model file {str(path)!r}: {names[0]} is {'×'.join(map(str, mu.shape))} and {names[1]} is "
             f"{'×'.join(map(str, cov.shape))}; expected 1×36 and 36×36"
         )
     if not (np.isfinite(mu).all() and np.isfinite(cov).all()):
@@ -223,7 +255,7 @@ def fit_shipped_model() -> tuple[np.ndarray, np.ndarray, int, int]:
     return fit_pristine_model(shipped_model_images())
 
 
-def regenerate_shipped_model(path: str | Path = SHIPPED_MODEL) -> Path:
+def regenerate_shipped_model(path: str | Path = IQABENCH_MODEL) -> Path:
     """Re-fit the shipped model from :data:`iqabench.photos.PRISTINE` and write it to ``path``."""
     mu, cov, _, _ = fit_shipped_model()
     write_model(path, mu, cov)
@@ -238,12 +270,21 @@ class NIQE(Method):
     higher_better = False
     method_type = "Handcrafted"
     accepts_weights = True
+    option_defaults = {"model": ""}  # live | iqabench; "" = live, or the --weights file
 
     def __init__(self, weights: str | Path | None = None, device: str | torch.device = "cpu", **options):
         super().__init__(weights, device, **options)
-        self.model_path = self.weights_path or SHIPPED_MODEL
-        if self.weights_path is None and not SHIPPED_MODEL.is_file():
-            raise IQABenchError(f"the shipped NIQE model {str(SHIPPED_MODEL)!r} is missing: reinstall iqabench")
+        chosen = self.options["model"]
+        if chosen and chosen not in MODELS:
+            raise IQABenchError(f"method 'niqe' option model: {chosen!r} is not one of {', '.join(MODELS)}")
+        if chosen and self.weights_path is not None:
+            raise IQABenchError(
+                f"method 'niqe': give either --weights {str(self.weights_path)!r} or --method-option model={chosen}, not both"
+            )
+        self.model = "file" if self.weights_path is not None else chosen or "live"
+        self.model_path = self.weights_path or MODELS[self.model]
+        if not self.model_path.is_file():
+            raise IQABenchError(f"the shipped NIQE model {str(self.model_path)!r} is missing: reinstall iqabench")
         mu, cov = load_model(self.model_path)
         self._mu = torch.from_numpy(mu).to(self.device)
         self._cov = torch.from_numpy(cov).to(self.device)
@@ -255,7 +296,12 @@ class NIQE(Method):
         return self._model_sha256
 
     def display_name(self) -> str:
-        return "NIQE (iqabench model)" if self.weights_path is None else f"NIQE ({self.weights_path.name})"
+        return f"NIQE ({MODEL_LABELS.get(self.model) or self.model_path.name})"
+
+    def identity(self) -> dict:
+        ident = super().identity()
+        ident["niqe_model"] = {"name": self.model, "file": self.model_path.name, "sha256": self.weights_identity()}
+        return ident
 
     def extract(self, batch: torch.Tensor) -> torch.Tensor:
         return niqe_scores(nss.luminance_255(batch), self._mu, self._cov).to(torch.float32)

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from iqabench.encoders import BACKBONES, FEATURE_DIMS, build_encoder
+from iqabench.encoders import BACKBONES, FEATURE_DIMS, build_encoder, encoder_arch
 from iqabench.errors import IQABenchError
 from iqabench.method import Method, sha256_file
 from iqabench.paths import existing_file
@@ -66,7 +66,11 @@ class _Encoder:
         return self.module.factor
 
     def identity(self) -> str:
-        return self.sha256 or f"random-init(seed={self.seed},{self.backbone})"
+        base = self.sha256 or f"random-init(seed={self.seed},{self.backbone})"
+        arch = self.weights.arch if self.weights is not None else encoder_arch(self.backbone)
+        if arch:  # the same SE-ResNet-50 weights compute other features with another gate or layout
+            base += "+encoder:" + ",".join(f"{k}={v}" for k, v in sorted(arch.items()))
+        return base
 
     def label(self) -> str:
         """What the weights are: "released weights", "<config> config[, from random init]", "random init"…"""

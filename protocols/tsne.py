@@ -1,7 +1,17 @@
 """``tsne``: 2-D t-SNE of a method's image embeddings, coloured by distortion group (ARNIQA Figure 1).
 
-Embedding of an image = the mean of the method's feature rows over its crops (crop policy
-"mean"). Optionally standardised per dimension (``scaling``), reduced by PCA to ``pca_dims`` when
+Embedding of an image (``embedding``):
+
+* ``crop_mean`` (default): the mean of the method's feature rows over its crops;
+* ``centre_full``: the centre crop's full-scale feature alone, as ARNIQA's Figure 1 and its
+  released visualisation code (for ARNIQA: the first 2048 dims of the centre-crop row, row 0 of
+  the 5 crops). Needs views with a centre crop at full and half scale; other methods fail.
+
+``figure1=true`` is the preset "as in Figure 1": ``subset=val`` (the validation images of the
+first split; for KADID-10k ARNIQA's split 0), ``embedding=centre_full``, ``pca_dims=0`` (no PCA),
+``scaling=none``; giving one of these with another value as well is an error.
+
+Optionally standardised per dimension (``scaling``), reduced by PCA to ``pca_dims`` when
 it has more dimensions, then embedded in 2-D by scikit-learn's t-SNE (``perplexity``,
 ``max_iter``, ``init="pca"`` (``"random"`` for a 1-D embedding), ``learning_rate="auto"``,
 ``random_state`` = the run's ``--seed``). Images without a
@@ -39,6 +49,10 @@ log = logging.getLogger("iqabench")
 
 SUBSETS = ("all", "val")
 SCALINGS = ("none", "standard")
+EMBEDDINGS = ("crop_mean", "centre_full")
+# "As in Figure 1": ARNIQA's released visualisation (utils/visualization.py) embeds KADID-10k's
+# split-0 validation images by the centre crop's full-scale 2048-d feature, without PCA.
+FIGURE1 = {"subset": "val", "embedding": "centre_full", "pca_dims": 0, "scaling": "none"}
 
 
 @register_protocol("tsne")
@@ -46,6 +60,8 @@ class TSNE(Protocol):
     description = "t-SNE of image embeddings coloured by distortion group, with silhouette and k-NN numbers"
     option_defaults = {
         "subset": "all",  # all | val (validation part of split 1)
+        "embedding": "crop_mean",  # crop_mean | centre_full (the centre crop's full-scale feature)
+        "figure1": False,  # preset: subset=val, embedding=centre_full, pca_dims=0, scaling=none
         "perplexity": 30.0,
         "max_iter": 1000,
         "pca_dims": 50,  # PCA to this many dimensions first when the embedding has more (0: never)
@@ -57,9 +73,32 @@ class TSNE(Protocol):
     max_datasets = 1
     needs_labels = False
 
+    def __init__(self, **options):
+        super().__init__(**options)
+        if self.options["figure1"]:
+            for key, value in FIGURE1.items():
+                if key in options and self.options[key] != value:
+                    raise IQABenchError(
+                        f"protocol 'tsne': figure1=true sets {key}={value}; drop --protocol-option {key}={options[key]}"
+                    )
+                self.options[key] = value
+
     def check(self, ctx: RunContext) -> None:
         super().check(ctx)
         o = self.options
+        if o["embedding"] not in EMBEDDINGS:
+            raise IQABenchError(
+                f"protocol 'tsne' option embedding must be one of {', '.join(EMBEDDINGS)}, not {o['embedding']!r}"
+            )
+        if o["embedding"] == "centre_full":
+            for method in ctx.methods:
+                v = method.views
+                if v.crops < 1 or sorted(v.scales) != [0.5, 1.0]:
+                    raise IQABenchError(
+                        f"protocol 'tsne' option embedding=centre_full needs a centre crop at full and half scale "
+                        f"(as ARNIQA's views); method {method.name!r} looks at the {v.describe()} "
+                        "(use embedding=crop_mean)"
+                    )
         if o["subset"] not in SUBSETS:
             raise IQABenchError(f"protocol 'tsne' option subset must be one of {', '.join(SUBSETS)}, not {o['subset']!r}")
         if o["scaling"] not in SCALINGS:
@@ -100,9 +139,7 @@ class TSNE(Protocol):
         where = {i: k for k, i in enumerate(table.image_ids)}
         chosen = chosen[chosen["image_id"].isin(where)].reset_index(drop=True)
         pos = np.array([where[i] for i in chosen["image_id"]], dtype=np.int64)
-        upos, means = table.image_mean(table.rows, np.ones(len(table.rows), dtype=bool))
-        per_image = np.full((table.n_images, table.rows.shape[1]), np.nan)
-        per_image[upos] = means
+        per_image, crop_policy = image_embeddings(table, method.views, self.options["embedding"])
         emb = per_image[pos]
         x, prep = prepare(emb, self.options)
         perplexity = float(self.options["perplexity"])
@@ -135,12 +172,16 @@ class TSNE(Protocol):
             }
         )
         png = scatter_png(embedding, f"t-SNE: {method.display_name()} on {dataset.name}")
+        if self.options["figure1"] and dataset.name != "kadid10k":
+            log.warning(f"tsne: figure1=true on {dataset.name!r}: ARNIQA's Figure 1 embeds KADID-10k (--dataset kadid10k)")
         summary = {
             **numbers,
             "n_images": len(embedding),
             "n_groups": int(len(set(groups))),
             "subset": subset_note,
-            "crop_policy": f"mean of the method's {table.rows.shape[0] // max(table.n_images, 1)} row(s) per image",
+            "embedding": self.options["embedding"],
+            "figure1": bool(self.options["figure1"]),
+            "crop_policy": crop_policy,
             "embedding_dim": int(emb.shape[1]),
             "preprocessing": prep,
             "tsne": {
@@ -168,6 +209,33 @@ class TSNE(Protocol):
             splits=splits,
             seed=ctx.seed,
         )
+
+
+def image_embeddings(table, views, embedding: str) -> tuple[np.ndarray, str]:
+    """Per image of ``table`` (in ``table.image_ids`` order) its embedding, and a record of the crop policy.
+
+    An image's rows are contiguous, in crop order (the centre first) and each row concatenates
+    the scales in ``views.scales`` order with equal widths (:mod:`iqabench.features`)."""
+    rows_per_image = table.rows.shape[0] // max(table.n_images, 1)
+    if embedding == "crop_mean":
+        upos, means = table.image_mean(table.rows, np.ones(len(table.rows), dtype=bool))
+        per_image = np.full((table.n_images, table.rows.shape[1]), np.nan)
+        per_image[upos] = means
+        return per_image, f"mean of the method's {rows_per_image} row(s) per image"
+    counts = np.bincount(table.row_image, minlength=table.n_images)
+    n_scales = len(views.scales)
+    if not (counts == views.rows_per_image).all() or table.rows.shape[1] % n_scales:
+        raise IQABenchError(
+            f"protocol 'tsne' embedding=centre_full: the feature rows do not have the layout of the views "
+            f"({views.describe()}): {int(counts.min())}–{int(counts.max())} rows per image, {table.rows.shape[1]} columns"
+        )
+    first_rows = np.flatnonzero(np.r_[True, table.row_image[1:] != table.row_image[:-1]])  # the centre crop's
+    width = table.rows.shape[1] // n_scales
+    start = views.scales.index(1.0) * width
+    per_image = np.asarray(table.rows[first_rows, start : start + width], dtype=np.float64)
+    policy = (f"centre crop at full scale: columns {start}–{start + width - 1} of row 0 of {views.rows_per_image} "
+              f"per image ({width} of {table.rows.shape[1]} dims)")
+    return per_image, policy
 
 
 def prepare(emb: np.ndarray, options: dict) -> tuple[np.ndarray, dict]:

@@ -10,7 +10,6 @@ import torch
 from PIL import Image
 
 from iqabench.arniqa_model import ARNIQANet, scale_score
-from iqabench.encoders import build_encoder
 from iqabench.errors import IQABenchError
 from iqabench.training.checkpoint import save_checkpoint
 from iqabench.views import Views, make_views
@@ -128,19 +127,6 @@ def test_unsafe_or_foreign_files_fail_in_one_line(tmp_path):
     torch.save({"backbone.stem.weight": torch.zeros(1)}, other)
     with pytest.raises(IQABenchError, match="unrecognised layout"):
         _arniqa(weights=other)
-
-
-def test_se_resnet50_starts_as_the_resnet50_it_was_loaded_from():
-    torch.manual_seed(0)
-    plain = build_encoder("resnet50").eval()
-    se = build_encoder("se_resnet50").eval()
-    missing, unexpected = se.load_state_dict(plain.state_dict(), strict=False)
-    assert not unexpected and missing and all(".se." in k for k in missing)
-    x = torch.rand(2, 3, 32, 32)
-    with torch.inference_mode():
-        assert torch.allclose(se(x), plain(x), atol=1e-6, rtol=1e-5)
-    gates = [m for m in se.modules() if m.__class__.__name__ == "SqueezeExcite"]
-    assert len(gates) == 16  # one per bottleneck: 3 + 4 + 6 + 3
 
 
 def test_se_backbone_is_an_option_of_arniqa(tmp_path):

@@ -1,4 +1,5 @@
-"""NIQE: scores against pyiqa, the pristine model (fit, shipped file, LIVE format), errors, CLI."""
+"""NIQE: scores against pyiqa and the LIVE MATLAB release, the pristine models (LIVE figures, iqabench fit,
+file formats), errors, CLI."""
 
 from __future__ import annotations
 
@@ -18,19 +19,55 @@ from iqabench.registry import methods
 from iqabench.views import to_tensor
 
 from .nss_support import (
+    KODAK,
     UNAMBIGUOUS,
     calibration_images,
     oracle_mscn,
     single_torch_thread,  # noqa: F401
 )
 
-SHIPPED = str(niqe_module.SHIPPED_MODEL)
+IQABENCH = str(niqe_module.IQABENCH_MODEL)
+# The LIVE MATLAB release (computequality.m, modelparameters.mat) on pyiqa's ResultsCalibra/dist_dir
+# images: chaofengc/IQA-PyTorch ResultsCalibra/calibration_summary.csv, row "niqe" (15.75 / 3.65 /
+# 3.24 / 3.18 / 8.64 rounded, reference/baselines.md §4).
+LIVE_RELEASE_SCORES = {"I03": 15.7536, "I04": 3.6549, "I06": 3.2355, "I08": 3.184, "I19": 8.6352}
 
 
 @pytest.fixture(scope="module")
-def shipped_model() -> tuple[torch.Tensor, torch.Tensor]:
-    mu, cov = niqe_module.load_model(SHIPPED)
+def live_model() -> tuple[torch.Tensor, torch.Tensor]:
+    mu, cov = niqe_module.load_model(niqe_module.LIVE_MODEL)
     return torch.from_numpy(mu), torch.from_numpy(cov)
+
+
+@pytest.fixture(scope="module")
+def live_model_mat(tmp_path_factory, live_model) -> str:
+    """The LIVE figures in the LIVE modelparameters.mat layout (what pyiqa reads)."""
+    path = tmp_path_factory.mktemp("niqe") / "modelparameters.mat"
+    savemat(path, {"mu_prisparam": live_model[0].numpy().reshape(1, -1), "cov_prisparam": live_model[1].numpy()})
+    return str(path)
+
+
+def test_default_model_is_within_1_percent_of_the_live_matlab_release():
+    method = methods.get("niqe")()
+    assert method.display_name() == "NIQE (LIVE model)"
+    for name in KODAK:
+        score = method.extract(calibration_images()[f"dist_{name}"]).item()
+        ref = LIVE_RELEASE_SCORES[name]
+        assert abs(score - ref) / ref < 0.01, (name, score, ref)
+    # The iqabench-fitted model is far off on the same images (the reason it is not the default).
+    fitted = methods.get("niqe")(model="iqabench")
+    assert fitted.extract(calibration_images()["dist_I04"]).item() > 2 * LIVE_RELEASE_SCORES["I04"]
+
+
+def test_live_model_file_is_the_documented_copy():
+    data = niqe_module.LIVE_MODEL.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == niqe_module.LIVE_MODEL_SHA256
+    readme = (niqe_module.LIVE_MODEL.parent / "README.md").read_text()
+    assert niqe_module.LIVE_MODEL_SHA256 in readme and "basicsr 1.4.2" in readme
+    with np.load(niqe_module.LIVE_MODEL, allow_pickle=False) as npz:
+        assert npz["mu_pris_param"].shape == (1, 36) and npz["cov_pris_param"].shape == (36, 36)
+        cov = npz["cov_pris_param"]
+    assert np.allclose(cov, cov.T) and np.linalg.eigvalsh(cov).min() > 0  # a full-rank covariance
 
 
 def _oracle_scores(y: torch.Tensor, mu_p: torch.Tensor, cov_p: torch.Tensor) -> torch.Tensor:
@@ -53,8 +90,8 @@ def _oracle_scores(y: torch.Tensor, mu_p: torch.Tensor, cov_p: torch.Tensor) -> 
     return torch.sqrt(torch.bmm(torch.bmm(diff, inv), diff.transpose(1, 2))).reshape(-1)
 
 
-def test_scores_match_pyiqa_steps_on_all_images(shipped_model):
-    mu_p, cov_p = shipped_model
+def test_scores_match_pyiqa_steps_on_all_images(live_model):
+    mu_p, cov_p = live_model
     for name, x in calibration_images().items():
         y = nss.luminance_255(x)
         ours = niqe_module.niqe_scores(y, mu_p, cov_p)
@@ -62,10 +99,10 @@ def test_scores_match_pyiqa_steps_on_all_images(shipped_model):
         assert torch.allclose(ours, ref, rtol=1e-3, atol=0), (name, ours.item(), ref.item())
 
 
-def test_scores_match_pyiqa_metric_with_the_shipped_model():
+def test_scores_match_pyiqa_metric_with_the_same_model(live_model_mat):
     import pyiqa
 
-    metric = pyiqa.create_metric("niqe", device="cpu", pretrained_model_path=SHIPPED)
+    metric = pyiqa.create_metric("niqe", device="cpu", pretrained_model_path=live_model_mat)
     method = methods.get("niqe")()
     for name in UNAMBIGUOUS:
         x = calibration_images()[name]
@@ -78,7 +115,7 @@ def test_scores_match_pyiqa_metric_with_the_shipped_model():
 
 def test_shipped_model_is_reproduced_by_the_code():
     mu, cov, kept, seen = niqe_module.fit_shipped_model()
-    shipped_mu, shipped_cov = niqe_module.load_model(SHIPPED)
+    shipped_mu, shipped_cov = niqe_module.load_model(IQABENCH)
     assert seen > kept > 2
     np.testing.assert_allclose(mu, shipped_mu, rtol=1e-10, atol=0)
     np.testing.assert_allclose(cov, shipped_cov, rtol=1e-10, atol=1e-14)
@@ -97,18 +134,30 @@ def test_model_file_round_trip_and_is_deterministic(tmp_path):
     assert niqe_module.model_bytes(mu, cov) == path.read_bytes()  # no time stamp in the header
 
 
-def test_live_format_file_is_accepted_and_identified(tmp_path):
-    mu, cov = niqe_module.load_model(SHIPPED)
+def test_model_files_and_options_are_accepted_and_identified(tmp_path):
+    mu, cov = niqe_module.load_model(niqe_module.LIVE_MODEL)
     live = tmp_path / "modelparameters.mat"
     # The LIVE file is a plain MATLAB save of the two variables (row vector and matrix).
     savemat(live, {"mu_prisparam": mu.reshape(1, -1), "cov_prisparam": cov, "note": "other variables are ignored"})
     x = calibration_images()["ref_I04"]
-    shipped, custom = methods.get("niqe")(), methods.get("niqe")(weights=live)
-    assert torch.allclose(shipped.extract(x), custom.extract(x))
-    assert custom.display_name() == "NIQE (modelparameters.mat)" and shipped.display_name() == "NIQE (iqabench model)"
+    default, custom, fitted = methods.get("niqe")(), methods.get("niqe")(weights=live), methods.get("niqe")(model="iqabench")
+    assert torch.allclose(default.extract(x), custom.extract(x))
+    assert not torch.allclose(default.extract(x), fitted.extract(x), rtol=0.1)
+    assert custom.display_name() == "NIQE (modelparameters.mat)" and fitted.display_name() == "NIQE (iqabench model)"
     assert custom.weights_identity() == hashlib.sha256(live.read_bytes()).hexdigest()
-    assert shipped.weights_identity() == hashlib.sha256(niqe_module.SHIPPED_MODEL.read_bytes()).hexdigest()
+    assert default.weights_identity() == niqe_module.LIVE_MODEL_SHA256
+    assert fitted.weights_identity() == hashlib.sha256(niqe_module.IQABENCH_MODEL.read_bytes()).hexdigest()
     assert custom.identity()["weights_sha256"] == custom.weights_identity()
+    assert [m.identity()["niqe_model"]["name"] for m in (default, custom, fitted)] == ["live", "file", "iqabench"]
+    assert methods.get("niqe")(model="live").weights_identity() == default.weights_identity()
+    with pytest.raises(IQABenchError, match="option model: 'pirm' is not one of live, iqabench"):
+        methods.get("niqe")(model="pirm")
+    with pytest.raises(IQABenchError, match="give either --weights .* or --method-option model=iqabench"):
+        methods.get("niqe")(weights=live, model="iqabench")
+    # basicsr's .npz layout is a model file too.
+    npz = tmp_path / "pris.npz"
+    np.savez(npz, mu_pris_param=mu.reshape(1, -1), cov_pris_param=cov)
+    assert torch.allclose(methods.get("niqe")(weights=npz).extract(x), default.extract(x))
 
 
 @pytest.mark.parametrize(
@@ -118,11 +167,18 @@ def test_live_format_file_is_accepted_and_identified(tmp_path):
         ({"mu": np.zeros((1, 36)), "cov_prisparam": np.eye(36)}, "has no 'mu_prisparam'"),
         ({"mu_prisparam": np.zeros((1, 18)), "cov_prisparam": np.eye(18)}, "expected 1×36 and 36×36"),
         ({"mu_prisparam": np.full((1, 36), np.nan), "cov_prisparam": np.eye(36)}, "NaN or infinite"),
+        ({"npz": True, "mu_pris_param": np.zeros((1, 36))}, "has no 'cov_pris_param'"),
+        ({"npz": True, "mu_pris_param": np.array([object()]), "cov_pris_param": np.eye(36)}, "not a readable .npz of plain arrays"),
     ],
 )
 def test_bad_weights_files_fail_with_one_line(tmp_path, content, message):
-    path = tmp_path / "bad.mat"
-    savemat(path, content)
+    content = dict(content)
+    if content.pop("npz", False):
+        path = tmp_path / "bad.npz"
+        np.savez(path, **content)  # a pickled object array in the last case: never unpickled
+    else:
+        path = tmp_path / "bad.mat"
+        savemat(path, content)
     with pytest.raises(IQABenchError, match=message) as err:
         methods.get("niqe")(weights=path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)

@@ -48,6 +48,8 @@ def test_wheel_contents(tmp_path):
         "iqabench/protocols/within_dataset.py",
         "iqabench/reports/templates/report.html.j2",
         "iqabench/methods/data/niqe_pristine_iqabench.mat",
+        "iqabench/methods/data/niqe_pristine_live.npz",
+        "iqabench/methods/data/README.md",
     ):
         assert required in names, required
     assert not any(n.startswith(("tests/", "benchmarks/", "docs/")) for n in names)

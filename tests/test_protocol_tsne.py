@@ -76,3 +76,61 @@ def test_tsne_val_subset_and_pca(cli, demo_root, tmp_path):
         "scaling": "standard", "pca": {"from": 36, "to": 5, "explained_variance": pytest.approx(
             result["summary"]["preprocessing"]["pca"]["explained_variance"])}}
     assert "validation part of split 1" in result["summary"]["subset"]
+
+
+# -- the Figure 1 embedding -----------------------------------------------------------------------
+def test_centre_full_embedding_is_the_centre_crops_full_scale_feature(ts, demo_root):
+    """For ARNIQA: the first half (full scale) of row 0 (the centre crop) of each image."""
+    import torch
+    from PIL import Image
+
+    from iqabench.features import extract_features
+    from iqabench.views import make_views
+
+    method = registry.methods.get("arniqa")(backbone="resnet18", crop_size="32")
+    index = registry.datasets.get("demo")().index().iloc[[0, 7, 23]]
+    table = extract_features(method, index)
+    assert table.rows.shape == (15, 1024)  # 5 crops × [512-d full, 512-d half]
+    emb, policy = ts.image_embeddings(table, method.views, "centre_full")
+    assert emb.shape == (3, 512) and "row 0 of 5" in policy and "512 of 1024" in policy
+    for k, path in enumerate(index["path"]):
+        full, half = make_views(Image.open(path).convert("RGB"), method.views)
+        with torch.inference_mode():
+            centre = method.extract(full[:1]).numpy()[0]  # crop order: centre first
+            half_centre = method.extract(half[:1]).numpy()[0]
+        assert np.allclose(emb[k], centre, atol=1e-5)
+        assert not np.allclose(emb[k], half_centre, atol=1e-3)
+    mean, policy = ts.image_embeddings(table, method.views, "crop_mean")
+    assert mean.shape == (3, 1024) and np.allclose(mean[1], table.rows[5:10].mean(axis=0), atol=1e-6)
+    assert policy == "mean of the method's 5 row(s) per image"
+
+
+def test_figure1_preset_on_the_demo(cli, demo_root, tmp_path):
+    runs = tmp_path / "runs"
+    r = cli("run", "--plugin", str(PLUGIN), "-m", "arniqa", "--method-option", "backbone=resnet18",
+            "--method-option", "crop_size=32", "-p", "tsne", "-d", "demo-few", "--dataset-option", "types=jpeg,darken",
+            "--protocol-option", "figure1=true", "--protocol-option", "perplexity=3",
+            "--protocol-option", "cv_folds=2", "--runs", str(runs))
+    assert r.code == 0, r
+    (run,) = list(runs.iterdir())
+    result = json.loads((run / "result.json").read_text())
+    s = result["summary"]
+    assert s["figure1"] is True and s["embedding"] == "centre_full" and s["embedding_dim"] == 512
+    assert s["preprocessing"] == {"scaling": "none", "pca": None}
+    assert "validation part of split 1" in s["subset"]
+    val = pd.read_csv(run / "splits.csv").query("split_01 == 'val'")["image_id"]
+    assert sorted(pd.read_csv(run / "embedding.csv")["image_id"]) == sorted(val)
+    assert result["config"]["pca_dims"] == 0 and result["config"]["subset"] == "val"
+
+
+def test_centre_full_and_figure1_errors(cli, demo_root, tmp_path):
+    r = cli("run", "-m", "brisque", "-p", "tsne", "-d", "demo", "--protocol-option", "embedding=centre_full",
+            "--runs", str(tmp_path))
+    assert r.code == 1 and "embedding=centre_full needs a centre crop at full and half scale" in r.err
+    assert "'brisque' looks at the whole image at full scale" in r.err and len(r.err.strip().splitlines()) == 1
+    r = cli("run", "-m", "arniqa", "-p", "tsne", "-d", "demo", "--protocol-option", "figure1=true",
+            "--protocol-option", "pca_dims=50", "--runs", str(tmp_path))
+    assert r.code == 1 and "figure1=true sets pca_dims=0; drop --protocol-option pca_dims=50" in r.err
+    r = cli("run", "-m", "arniqa", "-p", "tsne", "-d", "demo", "--protocol-option", "embedding=centre",
+            "--runs", str(tmp_path))
+    assert r.code == 1 and "embedding must be one of crop_mean, centre_full" in r.err

@@ -15,6 +15,7 @@ FLAG_KEYS = {
     "source": "data.source",
     "init": "model.init",
     "backbone": "model.backbone",
+    "se_gate": "model.se_gate",
     "crop_size": "data.crop_size",
     "workers": "data.workers",
     "epochs": "training.epochs",
@@ -40,13 +41,17 @@ def train_cmd() -> None:
 @click.option("--data-root", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="Folder holding the datasets (default: $IQABENCH_DATA).")
 @click.option("--init", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Initial weights (e.g. torchvision ImageNet ResNet-50 weights); default: random initialisation.")
+              help="Initial weights (e.g. torchvision ImageNet ResNet-50 weights; for se_resnet50 also timm "
+                   "seresnet50 or legacy_seresnet50 ImageNet weights); default: random initialisation.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="Run folder (default: runs/train/arniqa-<config>-<time>).")
 @click.option("--resume", default=None, metavar="DIR|CKPT",
               help="Continue a run from its last.pt (or the given checkpoint), mid-epoch included.")
 @click.option("--backbone", type=click.Choice(["resnet50", "se_resnet50", "resnet18"]), default=None,
               help="Encoder (se_resnet50: SE blocks in every bottleneck; resnet18: demo only).")
+@click.option("--se-gate", type=click.Choice(["sigmoid", "identity_start"]), default=None,
+              help="se_resnet50's SE gate: sigmoid (Hu et al.) [default] or identity_start (2·sigmoid, "
+                   "second FC zero: starts as the ResNet-50 it was loaded from).")
 @click.option("--crop-size", type=int, default=None, metavar="N", help="Training crop size (paper: 224).")
 @click.option("--epochs", type=int, default=None, metavar="N", help="Training epochs (paper: 10).")
 @click.option("--batch-size", type=int, default=None, metavar="N", help="Pairs per step and process (paper: 16).")
@@ -67,8 +72,8 @@ def train_cmd() -> None:
               help="Any config key, dotted (e.g. scheduler.eta_min=1e-6). Repeatable.")
 @click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda[:N]",
               help="Training device (under torchrun: each process its LOCAL_RANK GPU).")
-def arniqa_cmd(config_name, source, data_root, init, out_dir, resume, backbone, crop_size, epochs, batch_size, lr,
-               seed, max_steps, workers, positives, no_hard_negatives, degradation, val_datasets, no_validation, sets,
+def arniqa_cmd(config_name, source, data_root, init, out_dir, resume, backbone, se_gate, crop_size, epochs, batch_size,
+               lr, seed, max_steps, workers, positives, no_hard_negatives, degradation, val_datasets, no_validation, sets,
                device) -> None:
     """Train ARNIQA (paper: KADIS-700k pristine images, 10 epochs) and write checkpoints.
 
@@ -78,12 +83,13 @@ def arniqa_cmd(config_name, source, data_root, init, out_dir, resume, backbone, 
       torchrun --nproc_per_node 4 -m iqabench train arniqa --data kadis700k --init resnet50.pth
       iqabench train arniqa --config demo --out runs/train/demo
       iqabench train arniqa --resume runs/train/demo
+      iqabench train arniqa --backbone se_resnet50 --init seresnet50-imagenet.pth --data kadis700k
     """
     from ..training.arniqa import train_arniqa
     from ..training.config import parse_scalar
 
     flags = {FLAG_KEYS[k]: v for k, v in dict(
-        source=source, init=init, backbone=backbone, crop_size=crop_size, workers=workers, epochs=epochs,
+        source=source, init=init, backbone=backbone, se_gate=se_gate, crop_size=crop_size, workers=workers, epochs=epochs,
         batch_size=batch_size, seed=seed, max_steps=max_steps, positives=positives, degradation=degradation, lr=lr,
     ).items() if v is not None}
     if no_hard_negatives:

@@ -35,8 +35,8 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
-from ..arniqa_model import ARNIQANet, load_into, read_weights
-from ..encoders import BACKBONES
+from ..arniqa_model import ARNIQANet, Weights, load_into, read_weights
+from ..encoders import BACKBONES, arch_from_model_info, encoder_arch
 from ..errors import IQABenchError
 from ..method import sha256_file
 from .contrastive import nt_xent
@@ -109,7 +109,10 @@ class _IterationViews(torch.utils.data.Dataset):
 class ARNIQATask(Task):
     name = "arniqa"
 
-    def __init__(self, cfg: dict[str, Any], env: DistEnv, *, data_root: str | None = None):
+    def __init__(self, cfg: dict[str, Any], env: DistEnv, *, data_root: str | None = None,
+                 resumed_info: dict[str, Any] | None = None):
+        """``resumed_info``: the ``model_info`` of the checkpoint a resumed run continues (its encoder
+        architecture is rebuilt as recorded there)."""
         from ..degradation import sampler_for
 
         self.cfg, self.env = cfg, env
@@ -117,6 +120,11 @@ class ARNIQATask(Task):
         self.backbone = str(m["backbone"])
         if self.backbone not in BACKBONES:
             raise IQABenchError(f"config model.backbone: {self.backbone!r} is not one of {', '.join(BACKBONES)}")
+        # Checked now; the architecture itself is fixed in build_model (it may come from the --init file).
+        self.se_gate = str(m.get("se_gate") or "sigmoid")
+        encoder_arch(self.backbone, self.se_gate, what="config model.se_gate")
+        self.resumed_info = resumed_info
+        self.arch: dict[str, str] = {}
         self.crop = int(d["crop_size"])
         if self.crop < MIN_CROP:
             raise IQABenchError(
@@ -145,12 +153,14 @@ class ARNIQATask(Task):
 
     # -- model ----------------------------------------------------------------------------------
     def build_model(self) -> nn.Module:
-        net = PairwiseARNIQA(self.backbone, int(self.cfg["model"].get("projection_dim") or 128))
-        if self.init:
-            w = read_weights(self.init, "--init file")
+        w = read_weights(self.init, "--init file") if self.init else None
+        if w is not None:
             compatible = w.backbone == self.backbone or (self.backbone == "se_resnet50" and w.backbone == "resnet50")
             if not compatible:
                 raise IQABenchError(f"--init file {str(self.init)!r} holds a {w.backbone}, the config trains a {self.backbone}")
+        self.arch = self._encoder_arch(w)
+        net = PairwiseARNIQA(self.backbone, int(self.cfg["model"].get("projection_dim") or 128), self.arch)
+        if w is not None:
             same_proj = w.projector is not None and w.backbone == self.backbone and w.projection_dim == net.projector[2].out_features
             load_into(net, w, "--init file", allow_missing_se=self.backbone != w.backbone, projector=same_proj)
             self.init_info = {"file": str(w.path), "sha256": sha256_file(w.path), "format": w.format,
@@ -160,9 +170,27 @@ class ARNIQATask(Task):
             log.info(f"initial weights: random initialisation (seed {self.seed})")
         return net
 
+    def _encoder_arch(self, w: Weights | None) -> dict[str, str]:
+        """SE-ResNet-50: the resumed checkpoint's record, else what SE weights in the --init file need
+        (their gate must be the configured one), else the configured gate with torchvision strides."""
+        if self.backbone != "se_resnet50":
+            return {}
+        if self.resumed_info is not None:
+            return arch_from_model_info({"backbone": self.backbone, **self.resumed_info}, "resumed checkpoint")
+        if w is not None and w.backbone == "se_resnet50":
+            if w.arch["se_gate"] != self.se_gate:
+                raise IQABenchError(
+                    f"--init file {str(w.path)!r} ({w.format} layout) holds SE-ResNet-50 weights with the "
+                    f"{w.arch['se_gate']} SE gate, the config trains the {self.se_gate} gate "
+                    f"(pass --se-gate {w.arch['se_gate']})"
+                )
+            return dict(w.arch)
+        return encoder_arch(self.backbone, self.se_gate)
+
     def model_info(self) -> dict[str, Any]:
         return {
             "backbone": self.backbone,
+            **({"encoder_arch": self.arch} if self.arch else {}),
             "crop_size": self.crop,
             "projection_dim": int(self.cfg["model"].get("projection_dim") or 128),
             "init": self.init_info,
@@ -283,5 +311,6 @@ def train_arniqa(
     """Train ARNIQA with a resolved config (single process, or one rank under torchrun)."""
     from .loop import run
 
-    return run(lambda env: ARNIQATask(cfg, env, data_root=data_root), cfg, out_dir, device=device, resume=resume,
-               on_step=on_step)
+    resumed_info = resume.get("model_info") or {} if resume is not None else None
+    return run(lambda env: ARNIQATask(cfg, env, data_root=data_root, resumed_info=resumed_info), cfg, out_dir,
+               device=device, resume=resume, on_step=on_step)

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import progress
+from ..encoders import arch_from_model_info
 from ..errors import IQABenchError
 from ..fileio import atomic_write_text
 from . import distributed
@@ -140,6 +141,11 @@ class Trainer:
         }
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
+        # Same keys, other numbers: an SE-ResNet-50 must continue with the gate and layout it was trained with.
+        saved = arch_from_model_info(ckpt.get("model_info") or {}, "resumed checkpoint")
+        built = arch_from_model_info(self.task.model_info(), "this run")
+        if saved != built:
+            raise IQABenchError(f"cannot resume: the checkpoint's encoder was built with {saved}, this run builds {built}")
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])

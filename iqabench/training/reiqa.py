@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..encoders import BACKBONES
+from ..encoders import BACKBONES, encoder_arch
 from ..errors import IQABenchError
 from ..method import sha256_file
 from .distributed import DistEnv
@@ -169,6 +169,9 @@ class MoCoTask(Task):
             w = read_encoder_weights(self.init, "--init file")
             if w.backbone != self.backbone:
                 raise IQABenchError(f"--init file {str(self.init)!r} holds a {w.backbone}, the config trains a {self.backbone}")
+            if w.arch != encoder_arch(self.backbone):  # MoCo builds the default SE-ResNet-50 architecture
+                raise IQABenchError(f"--init file {str(self.init)!r} holds an SE-ResNet-50 built with {w.arch}; "
+                                    f"Re-IQA training builds {encoder_arch(self.backbone)}")
             label = f"--init file {str(w.path)!r} ({w.format} layout)"
             load_encoder_state(net.query.encoder, w.encoder, label)
             net.key.load_state_dict(net.query.state_dict())
@@ -183,6 +186,7 @@ class MoCoTask(Task):
         return {
             "role": self.role,
             "backbone": self.backbone,
+            **({"encoder_arch": encoder_arch(self.backbone)} if self.backbone == "se_resnet50" else {}),
             "feat_dim": int(self.cfg["model"]["feat_dim"]),
             "input_norm": self.input_norm(),
             "downscale": self.downscale,
