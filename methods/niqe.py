@@ -298,6 +298,13 @@ class NIQE(Method):
     def display_name(self) -> str:
         return f"NIQE ({MODEL_LABELS.get(self.model) or self.model_path.name})"
 
+    def paper_issues(self) -> list[str]:
+        """Published NIQE numbers use the standard (LIVE) pristine model: any file with its figures qualifies."""
+        live_mu, live_cov = load_model(MODELS["live"])
+        if np.allclose(self._mu.cpu().numpy(), live_mu) and np.allclose(self._cov.cpu().numpy(), live_cov):
+            return []
+        return [f"niqe: pristine model {self.display_name()[6:-1]!r} is not the standard LIVE model of published NIQE"]
+
     def identity(self) -> dict:
         ident = super().identity()
         ident["niqe_model"] = {"name": self.model, "file": self.model_path.name, "sha256": self.weights_identity()}

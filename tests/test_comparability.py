@@ -98,3 +98,11 @@ def test_published_as_must_name_a_method_of_the_run(cli, tmp_path):
     r = cli("run", "-m", "brisque", "-p", "within_dataset", "-d", "demo", "--published-as", "arniqa",
             "--runs", str(tmp_path))
     assert r.code == 1 and "no method of this run has published 'arniqa' weights" in r.err
+
+
+def test_niqe_is_comparable_with_the_standard_model_only():
+    from iqabench.methods.niqe import NIQE
+
+    assert NIQE().paper_issues() == []
+    (issue,) = NIQE(model="iqabench").paper_issues()
+    assert "'iqabench model' is not the standard LIVE model" in issue
