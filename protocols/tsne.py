@@ -40,6 +40,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from iqabench.errors import IQABenchError
+from iqabench.metrics import orient
 from iqabench.protocol import Protocol, RunContext
 from iqabench.quality import table_record
 from iqabench.registry import register_protocol
@@ -142,23 +143,41 @@ class TSNE(Protocol):
         per_image, crop_policy = image_embeddings(table, method.views, self.options["embedding"])
         emb = per_image[pos]
         x, prep = prepare(emb, self.options)
-        perplexity = float(self.options["perplexity"])
-        init = "pca" if x.shape[1] >= 2 else "random"  # a score method's 1-D embedding has no 2-D PCA
-        tsne = SKTSNE(
-            n_components=2,
-            perplexity=perplexity,
-            max_iter=int(self.options["max_iter"]),
-            init=init,
-            learning_rate="auto",
-            random_state=ctx.seed,
-        )
-        # Small maps run faster on one OpenMP thread (no spinning at every gradient step on a busy
-        # machine); the result does not depend on the thread count.
-        with threadpool_limits(limits=1 if len(x) < 5000 else None, user_api="openmp"):
-            xy = tsne.fit_transform(x)
         groups = chosen["dist_group"].astype(str).to_numpy()
         levels = chosen["level"].astype(int).to_numpy()
         refs = chosen["ref"].to_numpy() if chosen["ref"].notna().all() else None
+        perplexity = float(self.options["perplexity"])
+        if x.shape[1] == 1:
+            # A score method's embedding is one number: a t-SNE of it would only be a curve. The map is
+            # the score itself, drawn as a strip per distortion group (y is for drawing only).
+            kind, tsne_record = "strip", {"note": "1-D embedding (a score): no t-SNE; the map is the score"}
+            xy = np.c_[x[:, 0], np.zeros(len(x))]
+            order = {g: k for k, g in enumerate(sorted(set(groups)))}
+            jitter = np.random.default_rng(ctx.seed).uniform(-0.3, 0.3, len(x))
+            shown = np.c_[orient(emb[:, 0], method.higher_better), [order[g] for g in groups] + jitter]
+        else:
+            kind = "tsne"
+            tsne = SKTSNE(
+                n_components=2,
+                perplexity=perplexity,
+                max_iter=int(self.options["max_iter"]),
+                init="pca",
+                learning_rate="auto",
+                random_state=ctx.seed,
+            )
+            # Small maps run faster on one OpenMP thread (no spinning at every gradient step on a busy
+            # machine); the result does not depend on the thread count.
+            with threadpool_limits(limits=1 if len(x) < 5000 else None, user_api="openmp"):
+                xy = shown = tsne.fit_transform(x)
+            tsne_record = {
+                "n_components": 2,
+                "perplexity": perplexity,
+                "max_iter": int(self.options["max_iter"]),
+                "init": "pca",
+                "learning_rate": "auto",
+                "random_state": ctx.seed,
+                "kl_divergence": float(tsne.kl_divergence_),
+            }
         numbers, knn_rows = cluster_numbers(x, xy, groups, levels, refs, self.options["knn_k"], self.options["cv_folds"], ctx.seed)
         embedding = pd.DataFrame(
             {
@@ -167,11 +186,12 @@ class TSNE(Protocol):
                 "dist_group": groups,
                 "dist_type": chosen["dist_type"],
                 "level": levels,
-                "x": xy[:, 0],
-                "y": xy[:, 1],
+                "x": shown[:, 0],
+                "y": shown[:, 1],
             }
         )
-        png = scatter_png(embedding, f"t-SNE: {method.display_name()} on {dataset.name}")
+        png = scatter_png(embedding, f"{'t-SNE' if kind == 'tsne' else 'scores'}: {method.display_name()} on {dataset.name}",
+                          kind)
         if self.options["figure1"] and dataset.name != "kadid10k":
             log.warning(f"tsne: figure1=true on {dataset.name!r}: ARNIQA's Figure 1 embeds KADID-10k (--dataset kadid10k)")
         summary = {
@@ -184,15 +204,8 @@ class TSNE(Protocol):
             "crop_policy": crop_policy,
             "embedding_dim": int(emb.shape[1]),
             "preprocessing": prep,
-            "tsne": {
-                "n_components": 2,
-                "perplexity": perplexity,
-                "max_iter": int(self.options["max_iter"]),
-                "init": init,
-                "learning_rate": "auto",
-                "random_state": ctx.seed,
-                "kl_divergence": float(tsne.kl_divergence_),
-            },
+            "map": kind,
+            "tsne": tsne_record,
             "headline": f"silhouette (2-D) {numbers['silhouette_tsne']:.3f}, "
             f"k-NN group accuracy (input) {numbers['knn_group_acc_input']:.3f}",
         }
@@ -293,12 +306,12 @@ def cluster_numbers(x, xy, groups, levels, refs, k: int, folds: int, seed: int) 
     return out, rows
 
 
-def scatter_png(embedding: pd.DataFrame, title: str) -> bytes:
-    """The run's own t-SNE picture: one panel of the report's Figure 1 (same colours and legend)."""
+def scatter_png(embedding: pd.DataFrame, title: str, kind: str = "tsne") -> bytes:
+    """The run's own picture: one panel of the report's Figure 1 (same colours and legend)."""
     import matplotlib.pyplot as plt
     from iqabench.reports.figures import TsnePanel, tsne_figure
 
-    fig = tsne_figure([TsnePanel(title, embedding, "")])
+    fig = tsne_figure([TsnePanel(title, embedding, "", kind)])
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)

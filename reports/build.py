@@ -384,6 +384,7 @@ def figure1(runs: list[RunRecord], report: Report, out_dir: Path) -> list[Figure
                         f"silhouette {fmt(s.get('silhouette_input'))} (input) / {fmt(s.get('silhouette_tsne'))} (2-D); "
                         f"k-NN group acc. {fmt(s.get('knn_group_acc_input'))}, level acc. {fmt(s.get('knn_level_acc_input'))}"
                     ),
+                    kind=s.get("map", "tsne"),
                 )
             )
         stem = f"figure1_{k + 1}"
@@ -397,7 +398,8 @@ def figure1(runs: list[RunRecord], report: Report, out_dir: Path) -> list[Figure
                     f"{group[0].data['summary'].get('n_images')} images ({subset}); colour = distortion group, "
                     f"alpha = level (stronger = more opaque); perplexity {t.get('perplexity')}, seed {t.get('random_state')}. "
                     "Numbers under each panel: silhouette of the groups and k-NN accuracy of predicting group and level "
-                    "from the embedding (cross-validated)."
+                    "from the embedding (cross-validated). A score method (one number per image) is drawn as a strip: "
+                    "its score per distortion group, since a t-SNE of a single number is only a curve."
                 ),
                 data_uri=save(tsne_figure(panels), out_dir, stem),
                 files=[f"{out_dir.name}/{stem}.png", f"{out_dir.name}/{stem}.pdf"],

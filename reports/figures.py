@@ -28,6 +28,7 @@ class TsnePanel:
     title: str
     embedding: pd.DataFrame  # columns x, y, dist_group, level
     caption: str  # the numbers shown under the panel
+    kind: str = "tsne"  # "tsne": a 2-D map; "strip": a score (x) per distortion group (y rows, jittered)
 
 
 @dataclass
@@ -53,9 +54,14 @@ def tsne_figure(panels: list[TsnePanel]) -> plt.Figure:
         )
         ax.scatter(df["x"], df["y"], c=colours, s=9, linewidths=0)
         ax.set_title(textwrap.fill(panel.title, 42), fontsize=11)  # long method names stay inside the panel
-        ax.set_xlabel(panel.caption, fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        if panel.kind == "strip":  # a score method: its score per group (no t-SNE of a 1-D embedding)
+            names = sorted(set(groups.dropna()))
+            ax.set_yticks(range(len(names)), [GROUP_LABELS.get(g, g) for g in names], fontsize=7)
+            ax.set_xlabel("score, oriented higher = better\n" + textwrap.fill(panel.caption, 62), fontsize=8)
+        else:
+            ax.set_xlabel(textwrap.fill(panel.caption, 62), fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
     handles = [
         Line2D([], [], marker="o", linestyle="", color=[c / 255 for c in GROUP_RGB[g]], label=label)
         for g, label in GROUP_LABELS.items()

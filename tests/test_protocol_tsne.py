@@ -52,7 +52,10 @@ def test_tsne_on_the_demo(cli, demo_root, tmp_path):
         s = json.loads((path / "result.json").read_text())["summary"]
         for key in ("silhouette_input", "silhouette_tsne", "knn_group_acc_input", "knn_level_acc_tsne"):
             assert -1 <= s[key] <= 1
-        assert s["tsne"]["perplexity"] == 30 and s["tsne"]["random_state"] == 0
+        if name == "brisque":
+            assert s["map"] == "tsne" and s["tsne"]["perplexity"] == 30 and s["tsne"]["random_state"] == 0
+        else:  # NIQE gives one number per image: a strip, no t-SNE
+            assert s["map"] == "strip"
         assert (path / f"tsne_{name}.png").read_bytes()[:4] == b"\x89PNG"
         assert len(pd.read_csv(path / "knn.csv")) == 4
     assert json.loads((by["niqe"] / "result.json").read_text())["summary"]["embedding_dim"] == 1
@@ -72,9 +75,18 @@ def test_tsne_val_subset_and_pca(cli, demo_root, tmp_path):
     val = pd.read_csv(run / "splits.csv").query("split_01 == 'val'")["image_id"]
     emb = pd.read_csv(run / "embedding.csv")
     assert sorted(emb["image_id"]) == sorted(val) and len(emb) == 10
+    # The PCA record, recomputed independently from BRISQUE's features of those 10 images.
+    from sklearn.decomposition import PCA
+
+    from iqabench import registry
+    from iqabench.features import extract_features
+
+    index = registry.datasets.get("demo-few")(types="jpeg,darken").index()
+    feats = extract_features(registry.methods.get("brisque")(), index[index["image_id"].isin(val)]).rows.astype(np.float64)
+    z = (feats - feats.mean(0)) / feats.std(0)
+    expected = PCA(n_components=5).fit(z).explained_variance_ratio_.sum()
     assert result["summary"]["preprocessing"] == {
-        "scaling": "standard", "pca": {"from": 36, "to": 5, "explained_variance": pytest.approx(
-            result["summary"]["preprocessing"]["pca"]["explained_variance"])}}
+        "scaling": "standard", "pca": {"from": 36, "to": 5, "explained_variance": pytest.approx(expected, rel=1e-6)}}
     assert "validation part of split 1" in result["summary"]["subset"]
 
 
@@ -134,3 +146,24 @@ def test_centre_full_and_figure1_errors(cli, demo_root, tmp_path):
     r = cli("run", "-m", "arniqa", "-p", "tsne", "-d", "demo", "--protocol-option", "embedding=centre",
             "--runs", str(tmp_path))
     assert r.code == 1 and "embedding must be one of crop_mean, centre_full" in r.err
+
+
+def test_score_method_is_a_strip_not_a_tsne(cli, demo_root, tmp_path):
+    runs = tmp_path / "runs"
+    r = cli("run", "--plugin", str(PLUGIN), "-m", "tiny-sharp", "-p", "tsne", "-d", "demo-few",
+            "--protocol-option", "perplexity=5", "--runs", str(runs))
+    assert r.code == 0, r
+    (run,) = list(runs.iterdir())
+    summary = json.loads((run / "result.json").read_text())["summary"]
+    assert summary["map"] == "strip" and "no t-SNE" in summary["tsne"]["note"] and summary["embedding_dim"] == 1
+    emb = pd.read_csv(run / "embedding.csv")
+    scores = pd.read_csv(run / "embedding.csv")["x"]
+    # x is the score oriented higher = better (tiny-sharp is lower = better), y the group row ± jitter
+    from iqabench import registry
+    from iqabench.features import extract_features
+
+    index = registry.datasets.get("demo-few")().index().set_index("image_id").loc[emb["image_id"]].reset_index()
+    raw = extract_features(registry.methods.get("tiny-sharp")(), index).rows[:, 0]
+    assert np.allclose(scores, -raw, atol=1e-6)
+    rows = sorted(set(emb["dist_group"]))
+    assert np.allclose(np.round(emb["y"]), [rows.index(g) for g in emb["dist_group"]])
