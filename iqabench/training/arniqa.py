@@ -274,14 +274,15 @@ class ARNIQATask(Task):
     def validate(self, model: nn.Module) -> dict[str, float] | None:
         if not self.val_datasets:
             return None
+        from .. import registry
         from ..evaluation import Labelled
         from ..features import extract_features
-        from ..methods.arniqa import ARNIQA
         from ..quality_models import Ridge, select
 
         was_training = model.training
         model.eval()
-        method = ARNIQA.from_net(model, self.crop, self.env.device)
+        # The evaluation's own views and extraction code, around the network being trained.
+        method = registry.methods.get("arniqa").from_net(model, self.crop, self.env.device)
         result: dict[str, float] = {}
         try:
             for ds in self.val_datasets:
