@@ -188,7 +188,7 @@ def static_lines(ds: Any) -> list[str]:
     if ds.labels:
         rule = "by reference" if ds.split_by_reference else "by image"
         shipped = getattr(cls, "shipped_splits", None)
-        extra = f"; seed 0 from shipped datasets/splits/{shipped}" if shipped else ""
+        extra = f"; seed 0 from shipped datasets/splits/{shipped} (complete copies)" if shipped else ""
         out.append(f"  split rule:    10 x 70/10/20 {rule}{extra}")
     if ds.option_defaults:
         out.append("  options:       " + ", ".join(f"{k}={v}" for k, v in ds.options.items()))
