@@ -22,8 +22,10 @@ left: at least 1.5 times as much plus 2 points; a lone smoother is blur under 10
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
@@ -53,11 +55,12 @@ class Evidence:
         )
 
 
-def measure_pair(pristine: np.ndarray, distorted: np.ndarray) -> tuple[float, float, float]:
-    """(blockiness ratio, high-frequency energy ratio, part left after a Gaussian blur) of two luminance crops."""
+def measure_pair(pristine: np.ndarray, distorted: np.ndarray, blurs=None) -> tuple[float, float, float]:
+    """(blockiness ratio, high-frequency energy ratio, part left after a Gaussian blur) of two luminance
+    crops; ``blurs`` (see :func:`_blurs`) may be given when the pristine crop's are already computed."""
     block = _blockiness(distorted) / max(_blockiness(pristine), 1e-9)
     hf = _hf_energy(distorted) / max(_hf_energy(pristine), 1e-9)
-    return block, hf, _left_after_blur(pristine, distorted)
+    return block, hf, _left_after_blur(pristine, distorted, blurs if blurs is not None else _blurs(pristine))
 
 
 def folder_evidence(pairs: Iterable[tuple[str, str]]) -> Evidence | None:
@@ -65,13 +68,13 @@ def folder_evidence(pairs: Iterable[tuple[str, str]]) -> Evidence | None:
     measures = []
     for pristine_path, distorted_path in pairs:
         try:
-            p, d = _luma(pristine_path), _luma(distorted_path)
-        except ImageError:
+            shape, p, blurs = _pristine(pristine_path, *_stamp(pristine_path))
+            d = _luma(distorted_path)
+        except (ImageError, OSError):
             continue  # reported by the image check; the evidence uses the pairs that can be read
-        if p.shape != d.shape or min(p.shape) < 16:
+        if shape != d.shape or min(shape) < 16:
             continue
-        p, d = _crop(p), _crop(d)
-        measures.append(measure_pair(p, d))
+        measures.append(measure_pair(p, _crop(d), blurs))
     if not measures:
         return None
     block, hf, left = (float(np.median(col)) for col in zip(*measures))
@@ -112,6 +115,25 @@ def classify(evidence: dict[str, Evidence | None]) -> dict[str, str | None]:
 
 
 # -- measures ----------------------------------------------------------------------------------
+def _stamp(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+@lru_cache(maxsize=8)  # a pristine image serves every type and level of its reference
+def _pristine(path: str, size: int, mtime_ns: int) -> tuple[tuple[int, ...], np.ndarray, tuple]:
+    y = _luma(path)
+    crop = _crop(y)
+    return y.shape, crop, _blurs(crop)
+
+
+def _blurs(pristine: np.ndarray) -> tuple[tuple[float, np.ndarray], ...]:
+    """(sigma, blurred crop) for every sigma of the grid that leaves something to compare."""
+    return tuple(
+        (float(s), gaussian_filter(pristine, s, mode="nearest")) for s in SIGMAS[SIGMAS <= min(pristine.shape) / 3]
+    )
+
+
 def _luma(path: str) -> np.ndarray:
     return np.asarray(load_rgb(path), dtype=np.float64) @ _LUMA
 
@@ -138,14 +160,12 @@ def _hf_energy(y: np.ndarray) -> float:
     return float(np.abs(lap).mean())
 
 
-def _left_after_blur(pristine: np.ndarray, distorted: np.ndarray) -> float:
+def _left_after_blur(pristine: np.ndarray, distorted: np.ndarray, blurs) -> float:
     best = 1.0
-    for sigma in SIGMAS[SIGMAS <= min(pristine.shape) / 3]:  # wider blurs leave nothing to compare
-        m = int(min(3 * sigma, min(pristine.shape) // 4))
+    for sigma, blurred in blurs:
+        m = int(min(3 * sigma, min(pristine.shape) // 4))  # the margin a blur's border handling reaches
         inner = (slice(m, pristine.shape[0] - m), slice(m, pristine.shape[1] - m))
         energy = np.mean((distorted[inner] - pristine[inner]) ** 2)
-        if energy <= 1e-9:
-            continue
-        blurred = gaussian_filter(pristine, sigma, mode="nearest")
-        best = min(best, float(np.mean((distorted[inner] - blurred[inner]) ** 2) / energy))
+        if energy > 1e-9:
+            best = min(best, float(np.mean((distorted[inner] - blurred[inner]) ** 2) / energy))
     return best

@@ -90,7 +90,7 @@ class FLIVE(AnnotatedDataset):
 
     # -- the three images common preparations lack ----------------------------------------------
     def absent_tolerated(self) -> dict[str, str]:
-        return {f"database/{name}": f"row {row}; {ABSENT_WHY}" for name, row in self.commonly_absent.items()}
+        return {f"database/{name}": f"row {row}" for name, row in self.commonly_absent.items()}
 
     def load_index(self) -> pd.DataFrame:
         frame = super().load_index()
@@ -101,7 +101,7 @@ class FLIVE(AnnotatedDataset):
         ]
         self._left_out = frame.iloc[gone].reset_index(drop=True)
         if gone:
-            names = ", ".join(f"{i} ({tolerated[i].split(';')[0]})" for i in self._left_out["image_id"])
+            names = ", ".join(f"{i} ({tolerated[i]})" for i in self._left_out["image_id"])
             log.warning(
                 f"flive: {len(gone)} image(s) that common FLIVE preparations lack are absent and left out of "
                 f"every split (recorded in the results): {names}"
@@ -119,7 +119,8 @@ class FLIVE(AnnotatedDataset):
         card = super().card()
         tolerated = self.absent_tolerated()
         card["left_out"] = [
-            {"image_id": i, "why": f"absent from this copy, {tolerated[i]}"} for i in self.left_out()["image_id"]
+            {"image_id": i, "why": f"absent from this copy ({LABELS} {tolerated[i]}); {ABSENT_WHY}"}
+            for i in self.left_out()["image_id"]
         ]
         return card
 

@@ -11,8 +11,8 @@ built-in adapters get them from ``iqabench.datasets._common.AnnotatedDataset``):
 ``count_problems(index)``   differences from a complete copy (default: compare ``expected_count``)
 ``label_bounds``            {label: (lo, hi)}: bounds a correct copy stays in, where they are wider
                             than the nominal :class:`~iqabench.dataset.ScoreSpec` range
-``absent_tolerated()``      {image_id: why}: images a usual copy lacks (FLIVE's three EE371R images);
-                            when missing they are reported as notes, not problems
+``absent_tolerated()``      {image_id: where}: images usual copies lack (FLIVE's three EE371R images);
+                            when missing they are reported in a note, not as problems
 ``verify_content(frame)``   [(kind, message)]: checks on the images' content (Waterloo's type order),
                             run when images are decoded; kind ``"note"`` is informational
 
@@ -219,7 +219,7 @@ def check_dataset(
     for probe in probe_images(paths, decode=decode, workers=workers, progress=progress):
         why = tolerated.get(id_of.get(probe.path, ""))
         if probe.missing and why:
-            absent.append(f"{id_of[probe.path]} ({why})")
+            absent.append(f"{id_of[probe.path]} ({why})")  # why: where the annotation lists it
         elif probe.problem:
             report.problems.append(Problem("image", probe.problem))
         elif probe.mode and probe.mode != RGB:
@@ -227,7 +227,9 @@ def check_dataset(
     report.conversions = dict(sorted(report.conversions.items()))
     report.n_absent = len(absent)
     if absent:
-        report.notes.append(f"{len(absent)} image(s) absent, as usual copies lack them: {'; '.join(absent)}")
+        report.notes.append(
+            f"{len(absent)} image(s) absent that usual copies lack, left out of every split: {', '.join(absent)}"
+        )
 
     verify = getattr(ds, "verify_content", None)
     if verify is not None:

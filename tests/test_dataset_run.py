@@ -185,6 +185,9 @@ def test_release_layout_passes_check_and_runs_brisque(
     r = cli("datasets", "check", name, "--data-root", str(fx.data_root), *options)
     kinds = {x.split(":", 1)[0] for x in r.out.splitlines()[1:-1]}
     assert kinds <= {"count", "conversions", "note"} and "count" in kinds, r  # only the count of a tiny copy
+    if name == "flive":
+        assert "note: 3 image(s) absent that usual copies lack, left out of every split: database/EE371R/rq85.jpg " \
+               "(row 5), database/EE371R/rq59.jpg (row 11), database/EE371R/rq73.jpg (row 18)" in r.out
     converted = [x for x in r.out.splitlines() if x.startswith("conversions: ")]
     n_converted = sum(conversions.values())
     assert [x.split(" to 8-bit")[0] for x in converted] == (
@@ -204,6 +207,8 @@ def test_release_layout_passes_check_and_runs_brisque(
         assert [x["image_id"] for x in card["left_out"]] == [
             "database/EE371R/rq85.jpg", "database/EE371R/rq59.jpg", "database/EE371R/rq73.jpg"
         ]
+        assert card["left_out"][0]["why"].startswith("absent from this copy (labels_image.csv row 5); missing from")
+        assert card["subset"]["n_images"] == fx.n_images
     if conversions:  # images served from the feature cache are counted from their headers
         again = tmp_path / "again"
         assert run_brisque(cli, name, fx.data_root, again, seed, *options).code == 0
