@@ -14,7 +14,8 @@
   (CSIQ, TID2013).
 
 The hooks read by :mod:`iqabench.dataset_check` (``expected_count``, ``expected_refs``,
-``label_bounds``, ``annotation_files``, ``read_index``, ``count_problems``) are defined here.
+``label_bounds``, ``annotation_files``, ``read_index``, ``count_problems``, ``absent_tolerated``)
+are defined here; Waterloo adds ``verify_content``.
 """
 
 from __future__ import annotations
