@@ -5,18 +5,22 @@
   strict validation, with a ``_loc`` column naming the file and line of each row) and
   :meth:`AnnotatedDataset.annotation_files`; the base turns row problems into one-line errors,
   makes the splits (shipped file, generator or an adapter's official split) and checks them
-  against the index, and tells the user when a data root holds a different dataset.
+  against the index, marks a partial copy as a subset (in the dataset card, recorded in every
+  result; its seed-0 splits are generated instead of read from a shipped file, with a one-line
+  notice), and tells the user when a data root holds a different dataset.
 * Readers for CSV/text, MATLAB and Excel annotation files whose errors name the file, the
   column or the row.
 * :class:`CaseResolver`: finds files whose folder or file names differ in case between copies
   (CSIQ, TID2013).
 
 The hooks read by :mod:`iqabench.dataset_check` (``expected_count``, ``expected_refs``,
-``label_bounds``, ``annotation_files``, ``read_index``, ``count_problems``) are defined here.
+``label_bounds``, ``annotation_files``, ``read_index``, ``count_problems``, ``absent_tolerated``)
+are defined here; Waterloo adds ``verify_content``.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +36,8 @@ from iqabench.dataset_check import row_problems
 from iqabench.errors import IQABenchError
 from iqabench.paths import data_root as resolve_data_root
 from iqabench.splits import Splits, generate_splits, read_splits_csv
+
+log = logging.getLogger("iqabench")
 
 # The adapters shipped with iqabench: probed to tell the user which dataset a wrong root holds.
 BUILTIN_DATASETS = (
@@ -91,6 +97,14 @@ class AnnotatedDataset(Dataset):
             frame["score"] = [float(v) for v in frame["score"]]
         return frame.drop(columns=[c for c in frame.columns if c.startswith("_")])
 
+    def listed_index(self) -> pd.DataFrame:
+        """Every image the annotation files list: the index, plus any image left out of it (FLIVE)."""
+        return self.index()
+
+    def absent_tolerated(self) -> dict[str, str]:
+        """{image_id: why} of images a usual copy lacks, tolerated when absent (see FLIVE)."""
+        return {}
+
     def count_problems(self, index: pd.DataFrame) -> list[str]:
         """Differences from the totals of a complete copy (one line each)."""
         out = []
@@ -102,9 +116,25 @@ class AnnotatedDataset(Dataset):
                 out.append(f"the copy has {n_refs} references; a complete copy has {self.expected_refs}")
         return out
 
+    def subset_mark(self) -> dict[str, Any]:
+        """Whether this copy is the complete dataset (``complete`` is None where no total is pinned).
+
+        Recorded as ``subset`` in the dataset card: results on a copy with ``complete`` false are
+        not comparable with results on the published dataset."""
+        listed = self.listed_index()
+        has_refs = bool(listed["ref"].notna().any())
+        return {
+            "complete": None if self.expected_count is None else not self.count_problems(listed),
+            "n_images": int(len(self.index())),
+            "n_images_complete": self.expected_count,
+            "n_references": int(listed["ref"].nunique()) if has_refs else None,
+            "n_references_complete": self.expected_refs,
+        }
+
     def card(self) -> dict[str, Any]:
         card = super().card()
         card["annotation_files"] = [str(f) for f in self.annotation_files()]
+        card["subset"] = self.subset_mark()
         return card
 
     def for_description(self) -> AnnotatedDataset:
@@ -126,15 +156,35 @@ class AnnotatedDataset(Dataset):
             raise self.error("has no labels, so it has no train/val/test splits")
         made = self.make_splits(seed, n_splits)
         check_splits(made, self.index(), self.name, complete=made.source.startswith("shipped"))
+        self._notice_subset(made, seed, n_splits)
         return made
 
     def make_splits(self, seed: int, n_splits: int) -> Splits:
-        """The seed-0 shipped file where there is one, else :func:`iqabench.splits.generate_splits`."""
-        if self.shipped_splits and seed == 0 and n_splits <= SHIPPED_SPLITS_MAX:
+        """The seed-0 shipped file where there is one and the copy is complete, else
+        :func:`iqabench.splits.generate_splits` (a shipped file lists the images of a complete copy)."""
+        if self.uses_shipped_splits(seed, n_splits):
             return take_splits(read_shipped_splits(self.shipped_splits), n_splits)
         return generate_splits(
             self.index(), n_splits=n_splits, seed=seed, by_reference=self.split_by_reference
         )
+
+    def uses_shipped_splits(self, seed: int, n_splits: int) -> bool:
+        return bool(self.shipped_splits) and seed == 0 and n_splits <= SHIPPED_SPLITS_MAX and bool(
+            self.subset_mark()["complete"]
+        )
+
+    def _notice_subset(self, made: Splits, seed: int, n_splits: int) -> None:
+        """One line, once per dataset object, when the copy is a subset."""
+        mark = self.subset_mark()
+        if mark["complete"] is not False or getattr(self, "_subset_noticed", False):
+            return
+        self._subset_noticed = True
+        held = f"{mark['n_images']} of {mark['n_images_complete']:,} images"
+        if mark["n_references_complete"] and mark["n_references"] is not None:
+            held += f", {mark['n_references']} of {mark['n_references_complete']} references"
+        shipped = self.shipped_splits and seed == 0 and n_splits <= SHIPPED_SPLITS_MAX
+        how = f"; splits {made.source} instead of the shipped datasets/splits/{self.shipped_splits}" if shipped else ""
+        log.warning(f"{self.name}: this copy is a subset ({held}){how}; results are marked as a subset")
 
     # -- locating the root --------------------------------------------------------------------
     def locate_root(self, root: str | Path | None) -> Path:
@@ -289,37 +339,80 @@ def _line_locs(path: Path, n: int, first: int) -> list[str]:
 
 
 def read_excel_sheet(dataset: str, path: Path, required: Sequence[str], sheet: str | int = 0) -> pd.DataFrame:
-    """An .xlsx sheet (first row = header) with a ``_loc`` column naming each row."""
+    """An .xlsx sheet as a table, its header row found wherever it is, with a ``_loc`` column naming each row.
+
+    The header is the first of the sheet's first :data:`HEADER_SEARCH_ROWS` rows that holds every
+    ``required`` column name (title rows may sit above it, empty columns left of it: CSIQ's
+    workbook has its header in row 4 from column D). Columns are that row's named cells; rows are
+    the later non-empty rows, named by their spreadsheet row number. Cell values are kept as the
+    workbook stores them (numbers, text, ``None`` for an empty cell)."""
     require_file(dataset, path)
-    try:
-        frame = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
-    except ValueError as exc:
-        if isinstance(sheet, str) and "not found" in str(exc).lower():
-            names = _sheet_names(path)
-            raise IQABenchError(
-                f"dataset {dataset!r}: {str(path)!r} has no sheet {sheet!r} (sheets: {', '.join(names)})"
-            ) from None
+    label = f" sheet {sheet!r}" if isinstance(sheet, str) else ""
+    grid = _sheet_rows(dataset, path, sheet)
+    header_row, columns = _find_header(grid, required)
+    if header_row is None:
+        missing = [c for c in required if c not in columns]
         raise IQABenchError(
-            f"dataset {dataset!r}: {str(path)!r} cannot be read as .xlsx: {_one_line(exc)}"
-        ) from None
+            f"dataset {dataset!r}: {str(path)!r}{label} lacks column(s) {', '.join(missing)} "
+            f"(columns: {', '.join(columns) or 'none'})"
+        )
+    records, locs = [], []
+    for number, row in enumerate(grid[header_row + 1 :], start=header_row + 2):
+        values = [row[c] if c < len(row) else None for c in columns.values()]
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+            continue  # an empty row; the kept rows keep their spreadsheet row numbers
+        records.append(values)
+        locs.append(f"{str(path)!r}{label} row {number}")
+    frame = pd.DataFrame(records, columns=list(columns), dtype=object)
+    frame["_loc"] = locs
+    return frame
+
+
+HEADER_SEARCH_ROWS = 50
+
+
+def _sheet_rows(dataset: str, path: Path, sheet: str | int) -> list[list[Any]]:
+    """Every row of a sheet from A1 (empty rows as empty lists), as stored values."""
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises zipfile/KeyError/... for a broken workbook
         raise IQABenchError(
             f"dataset {dataset!r}: {str(path)!r} cannot be read as .xlsx: {_one_line(exc)}"
         ) from None
-    _require_columns(dataset, path, frame, required)
-    frame = frame.dropna(how="all")  # empty rows; the kept rows keep their spreadsheet row numbers
-    label = f" sheet {sheet!r}" if isinstance(sheet, str) else ""
-    frame["_loc"] = [f"{str(path)!r}{label} row {int(i) + 2}" for i in frame.index]
-    return frame.reset_index(drop=True)
-
-
-def _sheet_names(path: Path) -> list[str]:
     try:
-        import openpyxl
+        if isinstance(sheet, str) and sheet not in book.sheetnames:
+            raise IQABenchError(
+                f"dataset {dataset!r}: {str(path)!r} has no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})"
+            )
+        ws = book[sheet] if isinstance(sheet, str) else book.worksheets[sheet]
+        ws.reset_dimensions()  # stored dimensions may be wrong; read what the sheet holds
+        return [list(row) for row in ws.iter_rows(min_row=1, min_col=1, values_only=True)]
+    except IQABenchError:
+        raise
+    except Exception as exc:
+        raise IQABenchError(
+            f"dataset {dataset!r}: {str(path)!r} cannot be read as .xlsx: {_one_line(exc)}"
+        ) from None
+    finally:
+        book.close()
 
-        return list(openpyxl.load_workbook(path, read_only=True).sheetnames)
-    except Exception:
-        return []
+
+def _find_header(grid: list[list[Any]], required: Sequence[str]) -> tuple[int | None, dict[str, int]]:
+    """(row index of the header, {column name: column index}); (None, the closest row's names) if none."""
+    best: dict[str, int] = {}
+    for r, row in enumerate(grid[:HEADER_SEARCH_ROWS]):
+        names: dict[str, int] = {}
+        for c, value in enumerate(row):
+            name = cell_text(value)
+            if name and name not in names:
+                names[name] = c
+        if all(col in names for col in required):
+            return r, names
+        if sum(col in names for col in required) > sum(col in best for col in required) or (names and not best):
+            best = names
+    return None, best
 
 
 def read_mat(dataset: str, path: Path, keys: Iterable[str]) -> dict[str, Any]:
@@ -380,7 +473,9 @@ def mat_strings(dataset: str, path: Path, key: str, value: Any) -> list[str]:
 
 
 def cell_text(value: Any) -> str:
-    """A spreadsheet cell as text: integral floats lose their ``.0`` (CSIQ's reference ``1600``)."""
+    """A spreadsheet cell as text: integral floats lose their ``.0`` (CSIQ's reference ``1600``); empty is ``""``."""
+    if value is None:
+        return ""
     if isinstance(value, float):
         if math.isnan(value):
             return ""

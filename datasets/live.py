@@ -10,8 +10,11 @@ Two layouts are read:
 * icbcbicc's ``LIVE.txt`` (``dis_img_path,dis_type,ref_img_path,score``, paths starting with
   ``LIVE/``, realigned DMOS), the file ARNIQA's split files index.
 
-Both give the same 779 rows in the same order (jp2k, jpeg, wn, gblur, fastfading). The .mat files
-are used when present (they alone hold the original DMOS); option ``annotations=mat|txt`` forces one.
+Both give the same 779 rows in the same order (jp2k, jpeg, wn, gblur, fastfading). With
+``annotations=auto`` the .mat files are used when every one the label needs is present (they alone
+hold the original DMOS), else ``LIVE.txt``: Release 2 ships ``refnames_all.mat`` and ``dmos.mat``
+while the realigned DMOS is a separate download, so a copy with ``LIVE.txt`` (the layout of ARNIQA's
+README) but no ``dmos_realigned.mat`` is common. Option ``annotations=mat|txt`` forces one.
 """
 
 from __future__ import annotations
@@ -81,15 +84,15 @@ class LIVE(AnnotatedDataset):
 
     def mode(self) -> str:
         choice = self.option_choice("annotations", ("auto", "mat", "txt"))
-        has_mat = any(f.is_file() for f in self._mat_files())
+        all_mat = all(f.is_file() for f in self._mat_files())
         txt = (self.root / "LIVE.txt").is_file()
         if choice == "auto":
-            if not has_mat and not txt:
+            if not all_mat and not txt:
                 names = " and ".join(f.name for f in self._mat_files())
                 raise self.error(
-                    f"no annotation files in {str(self.root)!r}: needs {names} (the release) or LIVE.txt"
+                    f"no complete annotation files in {str(self.root)!r}: needs {names} (the release) or LIVE.txt"
                 )
-            choice = "mat" if has_mat else "txt"
+            choice = "mat" if all_mat else "txt"
         if choice == "txt" and self.label == "dmos":
             raise self.error(
                 "label 'dmos' (original DMOS) needs dmos.mat; LIVE.txt holds only the realigned DMOS"

@@ -1,7 +1,9 @@
 """SPAQ (Fang et al.): 11,125 smartphone photographs, MOS 0-100.
 
-Layout: ``TestImage/00001.jpg``..``11125.jpg`` and ``Annotations/MOS and Image attribute scores.xlsx``
-(``Image name, MOS, Brightness, Colorfulness, Contrast, Noisiness, Sharpness``; row order = index order).
+Layout: ``TestImage/00001.jpg``..``11125.jpg`` (some copies nest it as ``Dataset/TestImage/``) and
+``Annotations/MOS and Image attribute scores.xlsx`` (``Image name, MOS, Brightness, Colorfulness,
+Contrast, Noisiness, Sharpness``; row order = index order), found in the dataset folder or in
+``Dataset/``, folder names in any case. Ids are ``TestImage/<name>`` in either layout.
 
 The protocol (ARNIQA) first resizes every photograph so that its short side is 512 pixels (PIL
 bicubic, aspect kept, the long side truncated with ``int()``; no EXIF rotation, as PIL opens the
@@ -32,10 +34,12 @@ from iqabench.fileio import atomic_write_bytes
 from iqabench.images import ImageError, load_rgb
 from iqabench.registry import register_dataset
 
-from ._common import AnnotatedDataset, authentic_row, index_frame, read_excel_sheet
+from ._common import AnnotatedDataset, CaseResolver, authentic_row, cell_text, index_frame, read_excel_sheet
 
 log = logging.getLogger(__name__)
 ANNOTATION = Path("Annotations") / "MOS and Image attribute scores.xlsx"
+IMAGES = "TestImage"
+NESTED = "Dataset"  # some copies: Dataset/TestImage/
 SHORT_SIDE = 512
 RULE = "short512-bicubic-int-png-v1"  # bump when the resize changes
 
@@ -64,21 +68,37 @@ class SPAQ(AnnotatedDataset):
 
     @classmethod
     def looks_like_root(cls, folder: Path) -> bool:
-        return (folder / ANNOTATION).is_file() or (folder / "TestImage").is_dir()
+        files = CaseResolver(folder)
+        return any(
+            files.find(rel) is not None
+            for rel in (ANNOTATION.as_posix(), IMAGES, f"{NESTED}/{ANNOTATION.as_posix()}", f"{NESTED}/{IMAGES}")
+        )
+
+    def annotation_file(self) -> Path:
+        files = CaseResolver(self.root)
+        found = files.find(ANNOTATION.as_posix()) or files.find(f"{NESTED}/{ANNOTATION.as_posix()}")
+        return found or files.path(ANNOTATION.as_posix())
+
+    def image_folder(self) -> Path:
+        files = CaseResolver(self.root)
+        return files.folder(IMAGES) or files.folder(f"{NESTED}/{IMAGES}") or self.root / IMAGES
 
     def annotation_files(self) -> list[Path]:
-        return [self.root / ANNOTATION]
+        return [self.annotation_file()]
 
     def arniqa_order(self) -> tuple[str, bool]:
         return f"{ANNOTATION.name} row order", True
 
     def read_index(self) -> pd.DataFrame:
         """The originals (what `datasets check` inspects)."""
-        table = read_excel_sheet(self.name, self.root / ANNOTATION, ("Image name", "MOS"))
+        table = read_excel_sheet(self.name, self.annotation_file(), ("Image name", "MOS"))
+        folder = self.image_folder()
         rows = []
         for name, score, loc in zip(table["Image name"], table["MOS"], table["_loc"]):
-            name = str(name).strip()
-            rows.append(authentic_row(self.root, f"TestImage/{name}", score, loc))
+            name = cell_text(name)
+            row = authentic_row(self.root, f"{IMAGES}/{name}", score, loc)
+            row["path"] = str(folder / name)
+            rows.append(row)
         return index_frame(rows)
 
     def load_index(self) -> pd.DataFrame:

@@ -7,7 +7,10 @@ reader does not drop in validation/test (it then selects the last annotation row
 dropped. The dataset's index must be in that annotation order: adapters say so through
 ``arniqa_order()`` (and refuse where their copy is read from a file whose order is not known to
 match), and a copy whose image count differs from the complete dataset is refused, because row
-indices would then point at the wrong images.
+indices would then point at the wrong images. An adapter whose index leaves out rows of the
+annotation file (FLIVE, without the images common preparations lack) gives the rows ARNIQA indexes
+through ``arniqa_rows()`` (image ids in annotation order; it refuses a file that would shift them),
+and the rows ARNIQA's files leave out through ``arniqa_left_out()``, which the files must match.
 """
 
 from __future__ import annotations
@@ -78,9 +81,13 @@ def import_arniqa_splits(ds: Any, folder: str | Path) -> Splits:
         )
     order, documented = order_hook()
     # Ids do not depend on preprocessing: use the cheap twin where there is one (SPAQ skips its resizing).
+    rows_hook = getattr(ds, "arniqa_rows", None)
+    row_ids = rows_hook() if rows_hook is not None else None  # first: a file that would shift rows fails fast
     twin = getattr(ds, "for_description", None)
     index = (twin() if twin is not None else ds).index()
-    n = len(index)
+    if row_ids is None:
+        row_ids = index["image_id"].astype(str).tolist()
+    n = len(row_ids)
     expected = getattr(ds, "expected_count", None)
     if expected is not None and n != expected:
         raise IQABenchError(
@@ -95,7 +102,9 @@ def import_arniqa_splits(ds: Any, folder: str | Path) -> Splits:
         raise IQABenchError(
             f"ARNIQA split files in {str(folder)!r} hold different numbers of splits ({shown})"
         )
-    ids = index["image_id"].astype(str).to_numpy()
+    ids = np.asarray(row_ids, dtype=object)
+    in_index = set(index["image_id"].astype(str))
+    left_out_hook = getattr(ds, "arniqa_left_out", None)
     table = pd.DataFrame({"image_id": ids})
     dropped = 0
     for k in range(arrays["train"].shape[0]):
@@ -118,7 +127,23 @@ def import_arniqa_splits(ds: Any, folder: str | Path) -> Splits:
                     f"both {column[clash[0]]} and {part}"
                 )
             column[rows] = part
+        absent = [r for r in np.flatnonzero(column != "").tolist() if ids[r] not in in_index]
+        if absent:
+            r = absent[0]
+            raise IQABenchError(
+                f"ARNIQA split files in {str(folder)!r} split {k + 1}: row {r} ({ids[r]!r}) is in {column[r]}, but that "
+                f"image is absent from this copy of {ds.name!r}"
+            )
+        if left_out_hook is not None:
+            unused = set(np.flatnonzero(column == "").tolist())
+            if unused != left_out_hook():
+                raise IQABenchError(
+                    f"ARNIQA split files in {str(folder)!r} split {k + 1} leave out rows {_rows(unused)}; ARNIQA's "
+                    f"{ds.name!r} split leaves out rows {_rows(left_out_hook())}: these are not ARNIQA's files for "
+                    f"this annotation file"
+                )
         table[f"split_{k + 1:02d}"] = column
+    table = table[table["image_id"].isin(in_index)]
     table = table.sort_values("image_id", kind="mergesort").reset_index(drop=True)
     note = "" if documented else "; row order assumed"
     source = f"ARNIQA split files {Path(folder).name}/ over {order}{note}"
@@ -127,3 +152,9 @@ def import_arniqa_splits(ds: Any, folder: str | Path) -> Splits:
         source,
         {"arniqa": str(folder), "order": order, "documented": documented, "padding_dropped": dropped},
     )
+
+
+def _rows(rows: set[int], shown: int = 5) -> str:
+    listed = sorted(rows)
+    text = ", ".join(map(str, listed[:shown]))
+    return f"{text} … ({len(listed)} rows)" if len(listed) > shown else text or "none"

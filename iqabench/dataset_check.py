@@ -11,9 +11,14 @@ built-in adapters get them from ``iqabench.datasets._common.AnnotatedDataset``):
 ``count_problems(index)``   differences from a complete copy (default: compare ``expected_count``)
 ``label_bounds``            {label: (lo, hi)}: bounds a correct copy stays in, where they are wider
                             than the nominal :class:`~iqabench.dataset.ScoreSpec` range
+``absent_tolerated()``      {image_id: where}: images usual copies lack (FLIVE's three EE371R images);
+                            when missing they are reported in a note, not as problems
+``verify_content(frame)``   [(kind, message)]: checks on the images' content (Waterloo's type order),
+                            run when images are decoded; kind ``"note"`` is informational
 
 A copy with fewer or more images than a complete one is reported as a ``count`` problem: a subset
-loads and runs, but ``check`` says it is not the published dataset.
+loads and runs, but ``check`` says it is not the published dataset. Images that are not 8-bit RGB
+are converted as the reference loaders do (:mod:`iqabench.images`) and counted per original mode.
 """
 
 from __future__ import annotations
@@ -29,9 +34,9 @@ from typing import Any
 import pandas as pd
 
 from .errors import IQABenchError
-from .images import ImageError, load_rgb
+from .images import RGB, ImageError, conversions_line, decode_rgb
 
-KINDS = ("root", "annotation", "index", "count", "duplicate", "label", "image")
+KINDS = ("root", "annotation", "index", "count", "duplicate", "label", "image", "types")
 
 
 @dataclass(frozen=True)
@@ -50,8 +55,11 @@ class CheckReport:
     n_rows: int = 0
     n_references: int | None = None
     n_files: int = 0  # image files looked at (index images and reference images)
+    n_absent: int = 0  # of those, images absent as a usual copy lacks them (``absent_tolerated``)
     decoded: bool = True
     problems: list[Problem] = field(default_factory=list)
+    conversions: dict[str, int] = field(default_factory=dict)  # original mode -> files converted to RGB
+    notes: list[str] = field(default_factory=list)  # informational lines (not problems)
 
     @property
     def ok(self) -> bool:
@@ -63,11 +71,20 @@ class CheckReport:
             out[p.kind] = out.get(p.kind, 0) + 1
         return out
 
+    def conversions_line(self) -> str | None:
+        if not self.conversions:
+            return None
+        n = sum(self.conversions.values())
+        return f"{n} image file(s) converted to 8-bit RGB with PIL convert('RGB'): {conversions_line(self.conversions)}"
+
     def verdict(self) -> str:
         what = "decoded" if self.decoded else "present (not decoded)"
         refs = f", {self.n_references} references" if self.n_references else ""
         if self.ok:
-            return f"{self.dataset}: OK: {self.n_rows} images{refs}; all {self.n_files} image files {what}"
+            files = f"all {self.n_files - self.n_absent} image files {what}"
+            if self.n_absent:
+                files += f" ({self.n_absent} absent as usual copies lack them)"
+            return f"{self.dataset}: OK: {self.n_rows} images{refs}; {files}"
         kinds = ", ".join(f"{n} {k}" for k, n in self.counts().items())
         return f"{self.dataset}: BROKEN: {len(self.problems)} problem(s) ({kinds})"
 
@@ -195,35 +212,71 @@ def check_dataset(
             if p not in set(paths)
         ]
     report.n_files = len(paths)
-    report.problems += image_problems(paths, decode=decode, workers=workers, progress=progress)
+    tolerated_hook = getattr(ds, "absent_tolerated", None)
+    tolerated = tolerated_hook() if tolerated_hook is not None else {}
+    id_of = dict(zip(frame["path"].astype(str), frame["image_id"].astype(str)))
+    absent = []
+    for probe in probe_images(paths, decode=decode, workers=workers, progress=progress):
+        why = tolerated.get(id_of.get(probe.path, ""))
+        if probe.missing and why:
+            absent.append(f"{id_of[probe.path]} ({why})")  # why: where the annotation lists it
+        elif probe.problem:
+            report.problems.append(Problem("image", probe.problem))
+        elif probe.mode and probe.mode != RGB:
+            report.conversions[probe.mode] = report.conversions.get(probe.mode, 0) + 1
+    report.conversions = dict(sorted(report.conversions.items()))
+    report.n_absent = len(absent)
+    if absent:
+        report.notes.append(
+            f"{len(absent)} image(s) absent that usual copies lack, left out of every split: {', '.join(absent)}"
+        )
+
+    verify = getattr(ds, "verify_content", None)
+    if verify is not None:
+        if not decode:
+            report.notes.append("image content not verified (--no-decode)")
+        elif not any(p.kind in ("index", "image") for p in report.problems):
+            for kind, message in verify(frame):
+                if kind == "note":
+                    report.notes.append(message)
+                else:
+                    report.problems.append(Problem(kind, message))
     return report
 
 
-def _probe(path: str, decode: bool) -> str | None:
+@dataclass(frozen=True)
+class ImageProbe:
+    path: str
+    problem: str | None = None  # one-line reason the file cannot be used
+    missing: bool = False
+    mode: str | None = None  # the file's mode (see :func:`iqabench.images.decode_rgb`); None when not decoded
+
+
+def _probe(path: str, decode: bool) -> ImageProbe:
+    if not os.path.isfile(path):
+        return ImageProbe(path, str(ImageError(path, "file does not exist")), missing=True)
     if not decode:
-        return None if os.path.isfile(path) else str(ImageError(path, "file does not exist"))
+        return ImageProbe(path)
     try:
-        load_rgb(path)
+        _, mode = decode_rgb(path)
     except ImageError as exc:
-        return str(exc)
+        return ImageProbe(path, str(exc))
     except Exception as exc:  # a decoder crash is a broken file too, never a crash of the check
-        return str(ImageError(path, f"{type(exc).__name__}: {exc}"))
-    return None
+        return ImageProbe(path, str(ImageError(path, f"{type(exc).__name__}: {exc}")))
+    return ImageProbe(path, mode=mode)
 
 
-def image_problems(
+def probe_images(
     paths: list[str],
     *,
     decode: bool = True,
     workers: int | None = None,
     progress: Callable[..., Any] | None = None,
-) -> list[Problem]:
-    """Missing, unreadable, corrupt or non-RGB-8-bit images (via :func:`iqabench.images.load_rgb`), in order."""
+) -> list[ImageProbe]:
+    """Each image missing, unreadable, corrupt or truncated, or its mode (via :func:`iqabench.images.decode_rgb`), in order."""
     workers = workers or min(8, os.cpu_count() or 1)
-    results: list[str | None]
     with ThreadPoolExecutor(max_workers=workers) as pool:  # decoding releases the GIL
         mapped = pool.map(lambda p: _probe(p, decode), paths)
         if progress is not None:
             mapped = progress(mapped, total=len(paths), desc="checking images", unit="img")
-        results = list(mapped)
-    return [Problem("image", r) for r in results if r]
+        return list(mapped)

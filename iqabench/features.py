@@ -6,13 +6,16 @@ position is one row: its features at every scale, concatenated in scale order.
 
 A failing image (unreadable file, or an error / non-finite output of the method on it) stops the
 extraction with a one-line error naming the file, or, with ``on_error="skip"``, is left out and
-listed in :attr:`FeatureTable.failures` — never dropped silently.
+listed in :attr:`FeatureTable.failures` — never dropped silently. Images that are not 8-bit RGB
+are converted as the reference loaders do (:mod:`iqabench.images`) and counted per original mode in
+:attr:`FeatureTable.conversions`, including images served from the feature cache (mode read from
+the file header).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Protocol as TypingProtocol
 
@@ -23,7 +26,7 @@ from PIL import Image
 
 from . import progress
 from .errors import IQABenchError
-from .images import load_rgb
+from .images import RGB, decode_rgb, image_mode
 from .method import Method
 from .views import Views, make_views
 
@@ -39,6 +42,7 @@ class FeatureTable:
     row_image: np.ndarray  # n_rows, position in image_ids of each row
     failures: list[tuple[str, str]] = field(default_factory=list)  # (image_id, reason)
     from_cache: int = 0  # images whose rows came from the feature cache
+    conversions: dict[str, int] = field(default_factory=dict)  # original mode -> images converted to RGB
 
     @property
     def n_images(self) -> int:
@@ -90,8 +94,11 @@ class _ImageViews(torch.utils.data.Dataset):
     def __getitem__(self, i: int):
         src = self.sources[i]
         try:
-            img = src.convert("RGB") if isinstance(src, Image.Image) else load_rgb(src)
-            return i, make_views(img, self.views), None
+            if isinstance(src, Image.Image):  # in memory: its mode is what it is
+                img, mode = src.convert(RGB), src.mode
+            else:
+                img, mode = decode_rgb(src)
+            return i, (make_views(img, self.views), mode), None
         except IQABenchError as exc:
             return i, None, str(exc)
 
@@ -126,6 +133,7 @@ def extract_features(
 
     per_image: dict[int, np.ndarray] = {}  # position -> rows×D
     failures: dict[int, str] = {}
+    modes: Counter[str] = Counter()  # original mode of every image read (decoded, or from the cache)
 
     def collect(finished: list[tuple[int, np.ndarray]]) -> None:
         # Finished images go to the cache at once (it buffers), so a killed run resumes where it stopped.
@@ -145,9 +153,11 @@ def extract_features(
         )
         with progress.bar(total=len(todo), desc=desc or f"extract {method.name}", unit="img") as pbar:
             for batch in loader:
-                for local, tensors, error in batch:
+                for local, decoded, error in batch:
                     pos = todo[local]
                     if error is None:
+                        tensors, mode = decoded
+                        modes[mode] += 1
                         runner.add(pos, tensors)
                     elif on_error == "raise":
                         raise IQABenchError(error)
@@ -164,10 +174,12 @@ def extract_features(
     position = {image_id: i for i, image_id in enumerate(ids)}
     for image_id, rows in cached.items():
         per_image[position[image_id]] = rows
-    return _assemble(ids, per_image, failures, rpi, from_cache=len(cached))
+        modes[image_mode(paths[position[image_id]])] += 1  # header only: cached images are not decoded
+    conversions = {m: n for m, n in sorted(modes.items()) if m != RGB}
+    return _assemble(ids, per_image, failures, rpi, from_cache=len(cached), conversions=conversions)
 
 
-def _assemble(ids, per_image, failures, rpi, from_cache) -> FeatureTable:
+def _assemble(ids, per_image, failures, rpi, from_cache, conversions) -> FeatureTable:
     good = sorted(per_image)
     if not good:
         first = next(iter(failures.values()), "no images")
@@ -182,6 +194,7 @@ def _assemble(ids, per_image, failures, rpi, from_cache) -> FeatureTable:
         row_image=row_image,
         failures=[(ids[p], failures[p]) for p in sorted(failures)],
         from_cache=from_cache,
+        conversions=conversions,
     )
 
 

@@ -1,7 +1,16 @@
-"""Image reading: one place that decodes files, and the one-line errors for files that cannot be used."""
+"""Image reading: one place that decodes files, and the one-line errors for files that cannot be used.
+
+Every image becomes 8-bit RGB exactly as the reference loaders (ARNIQA, pyiqa) make it:
+``PIL.Image.open(path).convert("RGB")``, without EXIF orientation. Greyscale, greyscale+alpha, RGBA,
+palette, CMYK and 16-bit files are converted, never refused; the mode a file had is returned with
+it (:func:`decode_rgb`) so that the conversions can be counted and reported. Pillow's conversions
+are kept as they are, including their quirks: alpha is dropped (not composited), CMYK is converted
+without a colour profile, and 16-bit greyscale (``I;16``) is clipped at 255, not rescaled.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +18,18 @@ from PIL import Image
 
 from .errors import IQABenchError
 
-# Modes that hold an 8-bit RGB picture once converted without losing information.
-_RGB_MODES = {"RGB"}
-_CONVERTIBLE = {"P", "CMYK", "YCbCr"}
+RGB = "RGB"  # the mode that needs no conversion
+# What Pillow's convert("RGB") does to a mode, where a reader of the counts should know it.
+CONVERSION_NOTES = {
+    "I;16": "values above 255 are clipped to 255, as PIL's convert('RGB') does",
+    "I": "values above 255 are clipped to 255, as PIL's convert('RGB') does",
+    "LA": "alpha dropped",
+    "RGBA": "alpha dropped",
+    "PA": "alpha dropped",
+    "CMYK": "converted without a colour profile",
+    "RGB;16": "Pillow keeps the high byte of each 16-bit value",
+    "RGBA;16": "Pillow keeps the high byte of each 16-bit value; alpha dropped",
+}
 
 
 class ImageError(IQABenchError):
@@ -23,39 +41,18 @@ class ImageError(IQABenchError):
         self.reason = reason
 
 
-def load_rgb(path: str | Path, *, allow_gray: bool = False) -> Image.Image:
-    """Decode ``path`` fully into an 8-bit RGB PIL image.
+def decode_rgb(path: str | Path) -> tuple[Image.Image, str]:
+    """Decode ``path`` fully into an 8-bit RGB image; also return the file's mode (see :func:`image_mode`).
 
-    Fails with :class:`ImageError` for a missing, truncated or corrupt file, and for images that
-    are not 8-bit colour (grayscale, alpha, 16-bit): IQA datasets are 8-bit RGB, so such a file
-    means a broken or different copy. ``allow_gray`` converts grayscale (used by the demo builder,
-    whose sources include grayscale photographs).
-    """
+    Fails with :class:`ImageError` for a missing, truncated or corrupt file only."""
     p = Path(path)
     if not p.is_file():
         raise ImageError(p, "file does not exist")
     try:
         with Image.open(p) as img:
             img.load()
-            mode = img.mode
-            bits = _bit_depth(img)
-            if bits > 8:
-                raise ImageError(p, f"{bits}-bit image (mode {mode}); expected 8-bit RGB")
-            if mode in _RGB_MODES:
-                return img.copy()
-            if mode in ("L", "1") and allow_gray:
-                return img.convert("RGB")
-            if mode in ("L", "1", "LA"):
-                raise ImageError(p, f"grayscale image (mode {mode}); expected 8-bit RGB")
-            if mode in ("RGBA", "RGBa", "PA"):
-                raise ImageError(p, f"image has an alpha channel (mode {mode}); expected 8-bit RGB")
-            if mode in _CONVERTIBLE:
-                if mode == "P" and "transparency" in img.info:
-                    raise ImageError(p, "palette image with transparency; expected 8-bit RGB")
-                return img.convert("RGB")
-            raise ImageError(p, f"unsupported image mode {mode}; expected 8-bit RGB")
-    except ImageError:
-        raise
+            mode = _mode_of(img, p)
+            return (img.copy() if img.mode == RGB else img.convert(RGB)), mode
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         reason = str(exc) or type(exc).__name__
         if "truncated" in reason.lower() or "premature end" in reason.lower():
@@ -65,35 +62,44 @@ def load_rgb(path: str | Path, *, allow_gray: bool = False) -> Image.Image:
         raise ImageError(p, reason) from exc
 
 
-def _bit_depth(img: Image.Image) -> int:
-    if img.mode.startswith("I;16") or img.mode in ("I", "F"):
-        return 16 if img.mode.startswith("I;16") else 32
-    # Pillow reads 16-bit-per-channel PNG/TIFF colour images as 8-bit RGB; the header tells.
-    if img.format == "PNG":
-        depth = getattr(img, "_iqabench_png_depth", None)
-        if depth is None:
-            depth = _png_bit_depth(img)
-        return depth
-    if img.format == "BMP" and img.info.get("compression") == 3 and img.mode == "RGB":
-        # 32-bit BMP with bit-field masks: Pillow may drop an alpha mask; the header tells.
-        return 8
-    if img.format == "TIFF":
-        bps = img.tag_v2.get(258) if hasattr(img, "tag_v2") else None
-        if bps:
-            return max(bps) if isinstance(bps, tuple) else int(bps)
-    return 8
+def load_rgb(path: str | Path) -> Image.Image:
+    """Decode ``path`` fully into an 8-bit RGB PIL image (:func:`decode_rgb` without the mode)."""
+    return decode_rgb(path)[0]
 
 
-def _png_bit_depth(img: Image.Image) -> int:
-    fp = getattr(img, "filename", None)
-    if not fp:
-        return 8
-    with open(fp, "rb") as f:
-        head = f.read(33)
+def image_mode(path: str | Path) -> str:
+    """The mode of ``path`` from its header alone (no decoding): Pillow's mode name, with ``;16``
+    appended for 16-bit-per-channel PNGs, which Pillow opens as 8-bit ``RGB``/``RGBA``.
+
+    ``"unreadable"`` when the header cannot be read (counted, never raised: the caller decoded the
+    file before, e.g. for the feature cache)."""
+    try:
+        with Image.open(path) as img:
+            return _mode_of(img, Path(path))
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return "unreadable"
+
+
+def conversions_line(counts: Mapping[str, int]) -> str:
+    """``"12 L, 1 CMYK (converted without a colour profile)"``: the conversion counts in one line."""
+    parts = []
+    for mode, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        note = CONVERSION_NOTES.get(mode)
+        parts.append(f"{n} {mode}" + (f" ({note})" if note else ""))
+    return ", ".join(parts)
+
+
+def _mode_of(img: Image.Image, path: Path) -> str:
+    if img.format == "PNG" and img.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
+        return f"{img.mode};16"
+    return img.mode
+
+
+def _png_bit_depth(path: Path) -> int:
+    with open(path, "rb") as f:
+        head = f.read(25)
     # PNG signature (8) + IHDR length/type (8) + width, height (8) + bit depth (1 byte).
-    if len(head) >= 25 and head[12:16] == b"IHDR":
-        return head[24]
-    return 8
+    return head[24] if len(head) == 25 and head[12:16] == b"IHDR" else 8
 
 
 def to_array(img: Image.Image) -> np.ndarray:

@@ -40,7 +40,7 @@ class Photo:
             raise IQABenchError(
                 f"bundled photograph {self.name!r} not found at {str(self.path)!r}: is {self.package} installed?"
             )
-        return load_rgb(self.path, allow_gray=True)
+        return load_rgb(self.path)
 
 
 _SK = "skimage"

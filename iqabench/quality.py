@@ -10,6 +10,7 @@ on all its images.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +129,7 @@ def table_record(total: int, table: FeatureTable) -> dict[str, Any]:
         "failed": len(table.failures),
         "failures": [{"image_id": i, "reason": r} for i, r in table.failures],
         "from_cache": int(table.from_cache),
+        "conversions": dict(table.conversions),  # original mode -> images converted to 8-bit RGB
     }
 
 
@@ -141,5 +143,6 @@ def image_record(parts: list[tuple[str, int, FeatureTable]]) -> dict[str, Any]:
         "failed": sum(v["failed"] for v in by.values()),
         "failures": [{**f, "image_id": f"{name}:{f['image_id']}"} for name, r in records.items() for f in r["failures"]],
         "from_cache": sum(v["from_cache"] for v in by.values()),
+        "conversions": dict(sum((Counter(v["conversions"]) for v in by.values()), Counter())),
         "by_dataset": by,
     }

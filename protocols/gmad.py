@@ -106,7 +106,7 @@ class GMAD(Protocol):
             "headline": f"{len(pairs)} pairs from {len(ctx.methods)} methods on {len(ids)} images",
         }
         if pool.name == "waterloo":
-            files.update(toolbox_files(index, pq, summary))
+            files.update(toolbox_files(index, pq, summary, pool.type_order()))
         files.update(pool_model_files(ctx, pq, ctx.methods))
         files["gmad_pairs.json"] = (
             json.dumps({"pairs": pairs, "bins": bins, "options": self.config()}, indent=2, default=_num) + "\n"
@@ -210,12 +210,12 @@ def png_bytes(path: str) -> bytes:
     return buf.getvalue()
 
 
-def toolbox_files(index: pd.DataFrame, pq, summary: dict) -> dict[str, bytes]:
-    """Each method's scores in the gMAD toolbox order: per sorted pristine name, pristine then 4 types × 5 levels."""
-    from iqabench.datasets.waterloo import TYPES
+def toolbox_files(index: pd.DataFrame, pq, summary: dict, type_order: tuple[str, ...]) -> dict[str, bytes]:
+    """Each method's scores in the gMAD toolbox order: per sorted pristine name, pristine then types 1-4
+    (``type_order``: the Waterloo copy's verified or set order) × 5 levels."""
     from scipy.io import savemat
 
-    type_rank = {t: k for k, t in enumerate(TYPES)}
+    type_rank = {t: k for k, t in enumerate(type_order)}
     order = index.assign(
         _t=[-1 if lvl == 0 else type_rank.get(t, 99) for t, lvl in zip(index["dist_type"], index["level"].fillna(0))],
         _l=index["level"].fillna(0).astype(int),
@@ -230,7 +230,7 @@ def toolbox_files(index: pd.DataFrame, pq, summary: dict) -> dict[str, bytes]:
         out[f"gmad/{_slug(name)}/gmad_scores.mat"] = buf.getvalue()
     summary["toolbox"] = {
         "files": sorted(out),
-        "order": "per pristine image in sorted order: pristine, then jpeg, jp2k, wn, gblur × levels 1-5",
+        "order": f"per pristine image in sorted order: pristine, then {', '.join(type_order)} × levels 1-5",
         "n": int(len(order)),
         "missing_as_nan": missing,
         "direction": "higher = better (oriented scores)",

@@ -17,20 +17,25 @@ from tests.fixtures.dataset_fixtures import BUILDERS, LABELLED, LIVE_REFS, build
 VARIANTS = [
     ("live", {"layout": "mat"}),
     ("live", {"layout": "txt"}),
+    ("live", {"layout": "release+txt"}),
     ("csiq", {"layout": "xlsx"}),
     ("csiq", {"layout": "txt"}),
     ("tid2013", {}),
     ("kadid10k", {}),
-    ("koniq10k", {}),
-    ("spaq", {}),
+    ("koniq10k", {"layout": "flat"}),
+    ("koniq10k", {"layout": "zips"}),
+    ("koniq10k", {"layout": "zips", "images": "512x384"}),
+    ("spaq", {"layout": "flat"}),
+    ("spaq", {"layout": "nested"}),
     ("flive", {"layout": "root"}),
     ("flive", {"layout": "database"}),
+    ("flive", {"layout": "root", "common": True}),
     ("clive", {}),
     ("kadis700k", {}),
     ("waterloo", {"layout": "a"}),
     ("waterloo", {"layout": "b"}),
 ]
-IDS = [f"{n}-{kw.get('layout', 'default')}" for n, kw in VARIANTS]
+IDS = ["-".join([n, *(str(v) for v in kw.values())]) if kw else n for n, kw in VARIANTS]
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +53,7 @@ def problem_lines(out: str) -> list[str]:
     return [
         line
         for line in out.splitlines()
-        if line.split(":", 1)[0] in ("root", "annotation", "index", "count", "duplicate", "label", "image")
+        if line.split(":", 1)[0] in ("root", "annotation", "index", "count", "duplicate", "label", "image", "types")
     ]
 
 
@@ -61,7 +66,8 @@ def expected_count_lines(name, fx) -> list[str]:
         ]
     lines = []
     if cls.expected_count is not None:
-        lines.append(f"count: the copy lists {fx.n_images} images; a complete copy has {cls.expected_count}")
+        n = fx.n_listed or fx.n_images
+        lines.append(f"count: the copy lists {n} images; a complete copy has {cls.expected_count}")
     if fx.n_refs and getattr(cls, "expected_refs", None):
         lines.append(f"count: the copy has {fx.n_refs} references; a complete copy has {cls.expected_refs}")
     return lines
@@ -85,8 +91,9 @@ def test_check_passes_when_the_copy_is_declared_complete(cli, tmp_path, monkeypa
     assert r.code == 0, r
     assert problem_lines(r.out) == []
     n_files = len(set(map(str, fx.image_paths))) + (fx.n_refs or 0) * (name != "waterloo")
-    assert r.out.strip().splitlines()[-1].startswith(f"{name}: OK: {fx.n_images} images")
+    assert r.out.strip().splitlines()[-1].startswith(f"{name}: OK: {fx.n_listed or fx.n_images} images")
     assert f"all {n_files} image files decoded" in r.out, r
+    assert not [x for x in r.out.splitlines() if x.startswith("conversions: ")]  # the fixtures are 8-bit RGB
 
 
 @pytest.mark.parametrize("name,kw", VARIANTS, ids=IDS)
@@ -341,13 +348,18 @@ def test_describe_with_and_without_a_copy(cli, tmp_path, monkeypatch, name):
         assert "splits:        none (no labels)" in r.out
 
 
-def test_describe_shows_types_levels_and_shipped_split_problem(cli, tmp_path):
+def test_describe_shows_types_levels_and_the_splits_of_a_subset(cli, tmp_path):
     fx = build("kadid10k", tmp_path)
     r = cli("datasets", "describe", "kadid10k", "--data-root", str(fx.data_root))
     assert r.code == 0, r
     assert "distortions:   5 types: gaussian_blur 12 [blur], jpeg2000 12 [jpeg]" in r.out
     assert "levels:        1..3" in r.out
-    assert "splits:        unavailable: dataset 'kadid10k': split id 'images/I01_01_02.png' (shipped" in r.out
+    assert "splits:        10 x generated (iqabench-splits-v1, seed=0, by reference" in r.out
+    assert r.err.strip() == (
+        "kadid10k: this copy is a subset (60 of 10,125 images, 6 of 81 references); splits generated "
+        "(iqabench-splits-v1, seed=0, by reference, 70/10/20) instead of the shipped "
+        "datasets/splits/kadid10k.csv; results are marked as a subset"
+    )
 
 
 def test_datasets_help_explains_every_option(cli):
@@ -409,3 +421,122 @@ def test_check_works_on_any_dataset(cli, tmp_path):
     (root / "scores.csv").write_text("0.jpg,1.5\n1.jpg,2\n2.jpg,3\n3.jpg,4\n")
     r = cli("datasets", "check", "folder_of_jpegs", "--plugin", str(plugin), "--data-root", str(root))
     assert problem_lines(r.out) == [f"image: image '{root / '3.jpg'}': file does not exist"], r
+
+
+# -- the layouts the releases unpack to ----------------------------------------------------------
+def test_csiq_workbook_header_is_found_below_its_title_rows(tmp_path):
+    fx = build("csiq", tmp_path, layout="xlsx")
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(fx.annotations[0])["all_by_image"]
+    assert sheet["D4"].value == "image" and sheet["I4"].value == "dmos" and sheet["A4"].value is None
+    idx = dataset("csiq", fx).index()
+    assert len(idx) == fx.n_images and idx["image_id"].iloc[0] == "dst_imgs/awgn/1600.AWGN.1.png"
+    rows = dataset("csiq", fx).read_index()["_loc"]
+    assert rows.iloc[0].endswith("sheet 'all_by_image' row 5") and rows.iloc[-1].endswith(f"row {4 + fx.n_images}")
+
+
+def test_live_release_without_the_realigned_dmos_reads_live_txt(tmp_path, monkeypatch):
+    fx = install("live", tmp_path, monkeypatch, layout="release+txt")
+    assert (fx.root / "refnames_all.mat").is_file() and not (fx.root / "dmos_realigned.mat").exists()
+    ds = dataset("live", fx)
+    assert ds.annotation_files() == [fx.root / "LIVE.txt"]
+    assert ds.index()["image_id"].tolist() == dataset("live", build("live", tmp_path / "t", layout="txt")).index()[
+        "image_id"
+    ].tolist()
+    assert dataset("live", fx, label="dmos").annotation_files()[0].name == "dmos.mat"  # the original DMOS
+
+
+@pytest.mark.parametrize("images", ["1024x768", "512x384"])
+def test_koniq_official_zips_as_unpacked(tmp_path, images):
+    fx = build("koniq10k", tmp_path, layout="zips", images=images)
+    assert (fx.root / "koniq10k_scores_and_distributions" / "koniq10k_scores_and_distributions.csv").is_file()
+    ds = dataset("koniq10k", fx, split="official")
+    idx = ds.index()
+    assert idx["image_id"].iloc[0] == f"{images}/10004473376.jpg"  # the same ids as the flat layout
+    assert idx["path"].iloc[0] == str(fx.root / f"koniq10k_{images}" / images / "10004473376.jpg")
+    assert [len(p) for p in ds.splits().parts(0)] == [14, 2, 4]  # the sets file from metadata/
+
+
+def test_koniq_mos_zscore_label(tmp_path):
+    fx = build("koniq10k", tmp_path)
+    raw = pd.read_csv(fx.annotations[0])
+    ds = dataset("koniq10k", fx, label="mos_zscore")
+    assert np.allclose(ds.index()["score"], raw["MOS_zscore"]) and ds.score_spec.range == (0.0, 100.0)
+    assert "ARNIQA's released KonIQ regressor range implies" in ds.score_spec.description
+    assert np.allclose(dataset("koniq10k", fx).index()["score"], raw["MOS"])
+
+
+def test_spaq_nested_dataset_folder(tmp_path):
+    fx = build("spaq", tmp_path / "data", layout="nested")
+    ds = registry.datasets.get("spaq")(root=fx.data_root, resize="false")
+    idx = ds.index()
+    assert idx["image_id"].iloc[0] == "TestImage/00001.jpg"
+    assert idx["path"].tolist() == [str(p) for p in fx.image_paths]
+
+
+# -- Waterloo: the type order from image evidence -------------------------------------------------
+def test_waterloo_check_verifies_the_type_order(cli, tmp_path, monkeypatch):
+    fx = install("waterloo", tmp_path, monkeypatch, complete=True, layout="b")
+    r = cli("datasets", "check", "waterloo", "--data-root", str(fx.data_root))
+    assert r.code == 0, r
+    note = next(x for x in r.out.splitlines() if x.startswith("note: type order verified"))
+    for k, kind in enumerate(("jpeg", "jp2k", "wn", "gblur"), start=1):
+        assert f"folder {k} (taken as {kind}) looks like {kind}" in note
+
+
+def test_waterloo_check_fails_when_the_images_contradict_the_order(cli, tmp_path, monkeypatch):
+    fx = install("waterloo", tmp_path, monkeypatch, complete=True, layout="b", holds=("jp2k", "jpeg", "wn", "gblur"))
+    r = cli("datasets", "check", "waterloo", "--data-root", str(fx.data_root))
+    assert r.code == 1, r
+    (line,) = problem_lines(r.out)
+    assert line.startswith("types: the images contradict the type order jpeg,jp2k,wn,gblur (assumed: the paper's list)")
+    assert "pass --dataset-option type_order=jp2k,jpeg,wn,gblur" in line
+    assert "folder 1 (taken as jpeg) looks like jp2k" in line and "folder 2 (taken as jp2k) looks like jpeg" in line
+    r = cli("datasets", "check", "waterloo", "--data-root", str(fx.data_root), "--dataset-option",
+            "type_order=jp2k,jpeg,wn,gblur")
+    assert r.code == 0, r
+    idx = dataset("waterloo", fx, type_order="jp2k,jpeg,wn,gblur").index()
+    assert idx.set_index("image_id").loc["distorted_images/1/1/00001.bmp", "dist_type"] == "jp2k"
+    assert idx["image_id"].iloc[1:7].tolist()[:2] == ["distorted_images/1/1/00001.bmp", "distorted_images/1/2/00001.bmp"]
+
+
+def test_waterloo_named_folders_holding_other_types_fail(cli, tmp_path, monkeypatch):
+    fx = install("waterloo", tmp_path, monkeypatch, complete=True, layout="a", holds=("jpeg", "jp2k", "gblur", "wn"))
+    r = cli("datasets", "check", "waterloo", "--data-root", str(fx.data_root))
+    assert r.code == 1
+    (line,) = problem_lines(r.out)
+    assert line.startswith("types: the type folders do not hold the types they are named after")
+    assert "folder wn looks like gblur" in line and "folder gblur looks like wn" in line
+
+
+def test_waterloo_type_order_option_is_checked(tmp_path):
+    fx = build("waterloo", tmp_path, layout="b")
+    with pytest.raises(IQABenchError, match=r"option 'type_order' must name each of jpeg, jp2k, wn, gblur once"):
+        dataset("waterloo", fx, type_order="jpeg,jpeg,wn,gblur").index()
+    card = dataset("waterloo", fx, type_order="gblur,jp2k,wn,jpeg").card()
+    assert card["type_order"]["types"] == ["gblur", "jp2k", "wn", "jpeg"]
+    assert card["type_order"]["source"] == "option type_order" and card["type_order"]["layout"] == "b"
+
+
+def test_gmad_toolbox_vector_follows_the_type_order(tmp_path):
+    """Toolbox type k is folder k: with type_order the scores of folder 1 come first whatever it holds."""
+    from types import SimpleNamespace
+
+    from scipy.io import loadmat
+
+    gmad = __import__(registry.protocols.get("gmad").__module__, fromlist=["toolbox_files"])
+    fx = build("waterloo", tmp_path, layout="b")
+    ds = dataset("waterloo", fx, type_order="jp2k,jpeg,wn,gblur")
+    idx = ds.index()
+    ids = list(reversed(idx["image_id"].tolist()))  # scores listed in any order
+    pq = SimpleNamespace(image_ids=ids, scores={"m": np.arange(len(ids), dtype=float)})
+    summary: dict = {}
+    files = gmad.toolbox_files(idx, pq, summary, ds.type_order())
+    import io
+
+    vec = loadmat(io.BytesIO(files["gmad/m/gmad_scores.mat"]))["gmad"][:, 0]
+    score_of = dict(zip(ids, pq.scores["m"]))
+    expected = ["pristine_images/00001.bmp"] + [f"distorted_images/{t}/{lv}/00001.bmp" for t in range(1, 5) for lv in range(1, 6)]
+    assert vec[:21].tolist() == [score_of[i] for i in expected]
+    assert summary["toolbox"]["order"].startswith("per pristine image in sorted order: pristine, then jp2k, jpeg, wn, gblur")

@@ -80,7 +80,7 @@ RENAMED = {
     ),
     "csiq-xlsx": (
         {"rename": {"dmos": "DMOS"}},
-        r"csiq.DMOS.xlsx' lacks column\(s\) dmos \(columns: image, dst_idx",
+        r"csiq.DMOS.xlsx' sheet 'all_by_image' lacks column\(s\) dmos \(columns: image, dst_idx",
     ),
     "csiq-txt": ({"rename": {"score": "mos"}}, r"CSIQ.txt' lacks column\(s\) score"),
     "tid2013": (
@@ -158,6 +158,22 @@ def test_nan_or_non_numeric_label(cli, tmp_path, monkeypatch, name, kw):
     labels = [x for x in lines if x.startswith("label: ")]
     assert len(labels) == 2 and first in labels[0] and "label is missing" in labels[1], lines
     assert fx.annotations[0].name in labels[0] and "(image '" in labels[0]
+
+
+def test_csiq_workbook_errors_name_the_spreadsheet_row(cli, tmp_path, monkeypatch):
+    def damage(recs):
+        recs[5]["dst_type"] = "ringing"  # the sixth data row: spreadsheet row 10 (header in row 4)
+        return recs
+
+    fx = install("csiq", tmp_path, monkeypatch, edit=damage)
+    with pytest.raises(IQABenchError, match=r"csiq.DMOS.xlsx' sheet 'all_by_image' row 10: unknown dst_type 'ringing'"):
+        load("csiq", fx)
+    fx = install("csiq", tmp_path / "b", monkeypatch, edit=lambda recs: [{**recs[0], "dmos": "n/a"}, *recs[1:]])
+    lines = check(cli, "csiq", fx)
+    assert lines == [
+        f"label: '{fx.annotations[0]}' sheet 'all_by_image' row 5 (image 'dst_imgs/awgn/1600.AWGN.1.png'): "
+        "label is missing"
+    ], lines
 
 
 def test_labels_outside_the_nominal_range_are_reported(cli, tmp_path, monkeypatch):
@@ -258,27 +274,16 @@ def test_corrupt_image(cli, tmp_path, monkeypatch, name, kw):
 
 
 @pytest.mark.parametrize("name,kw", ALL, ids=ids(ALL))
-def test_grayscale_image(cli, tmp_path, monkeypatch, name, kw):
-    fx = install(name, tmp_path, monkeypatch, **kw)
+def test_greyscale_image_is_converted_and_counted_not_refused(cli, tmp_path, monkeypatch, name, kw):
+    fx = install(name, tmp_path, monkeypatch, complete=True, **kw)
     victim = fx.image_paths[3]
     Image.open(victim).convert("L").save(victim)
-    _assert_image_problem(cli, name, fx, victim, r"grayscale image \(mode L\)")
-
-
-PNG = [("csiq", {}), ("kadid10k", {}), ("kadis700k", {})]
-
-
-@pytest.mark.parametrize("name,kw", PNG, ids=ids(PNG))
-def test_rgba_and_16_bit_png_images(cli, tmp_path, monkeypatch, name, kw):
-    fx = install(name, tmp_path, monkeypatch, **kw)
-    rgba, deep = fx.image_paths[1], fx.image_paths[4]
-    Image.open(rgba).convert("RGBA").save(rgba)
-    Image.fromarray(np.asarray(Image.open(deep).convert("L"), dtype=np.uint16) * 257).save(deep)
-    lines = check(cli, name, fx)
-    assert lines == [
-        f"image: image '{rgba}': image has an alpha channel (mode RGBA); expected 8-bit RGB",
-        f"image: image '{deep}': 16-bit image (mode I;16); expected 8-bit RGB",
-    ], lines
+    r = cli("datasets", "check", name, "--data-root", str(fx.data_root))
+    assert r.code == 0, r
+    (line,) = [x for x in r.out.splitlines() if x.startswith("conversions: ")]
+    mode = Image.open(victim).mode  # L (BMP keeps a grey palette as P where Pillow reads it so)
+    assert line == f"conversions: 1 image file(s) converted to 8-bit RGB with PIL convert('RGB'): 1 {mode}"
+    assert np.array_equal(np.asarray(load_rgb(victim)), np.asarray(Image.open(victim).convert("RGB")))
 
 
 def test_case_tolerant_dataset_reports_the_folder_found(cli, tmp_path, monkeypatch):

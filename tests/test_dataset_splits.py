@@ -14,7 +14,7 @@ import pytest
 from iqabench import registry
 from iqabench.errors import IQABenchError
 from iqabench.splits import Splits, generate_splits, read_splits_csv
-from tests.fixtures.dataset_fixtures import build, install
+from tests.fixtures.dataset_fixtures import FLIVE_ABSENT_ROWS, build, install
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -91,7 +91,7 @@ def test_generated_splits_do_not_depend_on_the_hash_seed():
 def test_adapter_takes_seed_0_from_the_shipped_file(tmp_path, monkeypatch):
     from iqabench.datasets import _common
 
-    fx = build("kadid10k", tmp_path / "data")
+    fx = install("kadid10k", tmp_path / "data", monkeypatch, complete=True)
     ds = ds_of("kadid10k", fx)
     shipped = tmp_path / "kadid10k.csv"
     shipped.write_text(generate_splits(ds.index(), seed=0).to_csv())
@@ -116,8 +116,18 @@ def test_adapter_takes_seed_0_from_the_shipped_file(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["kadid10k", "tid2013"])
-def test_shipped_split_on_a_partial_copy_names_the_first_missing_id(tmp_path, name):
-    fx = build(name, tmp_path)
+def test_partial_copy_gets_generated_splits_not_the_shipped_file(tmp_path, name):
+    fx = build(name, tmp_path)  # 6 references: a subset
+    ds = ds_of(name, fx)
+    s = ds.splits(seed=0)
+    assert s.source.startswith("generated (iqabench-splits-v1, seed=0, by reference") and len(s) == 10
+    assert s.table["image_id"].tolist() == sorted(ds.index()["image_id"])
+    assert ds.card()["subset"]["complete"] is False
+
+
+@pytest.mark.parametrize("name", ["kadid10k", "tid2013"])
+def test_shipped_split_on_a_copy_of_full_size_with_other_ids_names_the_first_missing_id(tmp_path, monkeypatch, name):
+    fx = install(name, tmp_path, monkeypatch, complete=True)  # counts as complete; its ids are not the release's
     with pytest.raises(IQABenchError) as exc:
         ds_of(name, fx).splits(seed=0)
     first = "images/I01_01_02.png" if name == "kadid10k" else "distorted_images/i01_01_2.bmp"
@@ -156,6 +166,20 @@ def test_flive_official_split_is_the_default(tmp_path):
     assert "database/voc_emotic_ava/AVA__1016.jpg" in val
     random = ds_of("flive", fx, split="random").splits(seed=0)
     assert len(random) == 10 and "by image" in random.source
+
+
+
+def test_flive_images_common_preparations_lack_are_in_no_split(tmp_path, monkeypatch):
+    fx = install("flive", tmp_path, monkeypatch, common=True)
+    fx.annotations[2].write_text(fx.annotations[2].read_text() + "EE371R/rq59.jpg,50\n")  # listed in test
+    ds = ds_of("flive", fx)
+    official = ds.splits()
+    assert not official.table["image_id"].str.contains("/rq").any()
+    assert [len(p) for p in official.parts(0)] == [14, 3, 3]
+    random = ds_of("flive", fx, split="random").splits(seed=3)
+    assert len(random.table) == fx.n_images and not random.table["image_id"].str.contains("/rq").any()
+    # only those three are tolerated: another missing image stops the run when it is read
+    assert ds.absent_tolerated().keys() == {f"database/{n}" for n in FLIVE_ABSENT_ROWS}
 
 
 def test_flive_official_split_errors(tmp_path):
@@ -263,28 +287,64 @@ def test_import_arniqa_splits_live(cli, tmp_path, monkeypatch, layout):
     assert_reference_disjoint(splits, dict(zip(idx["image_id"], idx["ref"])))
 
 
-def test_import_arniqa_flive_one_dimensional(cli, tmp_path, monkeypatch):
-    fx = build("flive", tmp_path / "data")
-    rows = {"train": np.arange(0, 14), "val": np.arange(14, 17), "test": np.arange(17, 20)}
-    write_arniqa(tmp_path / "splits", rows)
+def _flive_arniqa(folder, n_rows: int, left_out: set[int]) -> dict[str, np.ndarray]:
+    """ARNIQA-style 1-D FLIVE split files over ``n_rows`` released rows, leaving ``left_out`` in no part."""
+    used = [r for r in range(n_rows) if r not in left_out]
+    arrays = {"train": np.array(used[:14]), "val": np.array(used[14:17]), "test": np.array(used[17:])}
+    write_arniqa(folder, arrays)
+    return arrays
+
+
+def _import_flive(cli, tmp_path, fx, folder):
     out = tmp_path / "flive.csv"
-    r = cli(
-        "datasets",
-        "import-splits",
-        "flive",
-        "--arniqa",
-        str(tmp_path / "splits"),
-        "--data-root",
-        str(fx.data_root),
-        "--out",
-        str(out),
-    )
+    r = cli("datasets", "import-splits", "flive", "--arniqa", str(folder), "--data-root", str(fx.data_root),
+            "--out", str(out))
+    return out, r
+
+
+def test_import_arniqa_flive_on_a_common_preparation(cli, tmp_path, monkeypatch):
+    fx = install("flive", tmp_path / "data", monkeypatch, complete=True, common=True)
+    absent = set(FLIVE_ABSENT_ROWS.values())
+    arrays = _flive_arniqa(tmp_path / "s", fx.n_listed, absent)
+    released = registry.datasets.get("flive")(root=fx.data_root).read_index()["image_id"].tolist()
+    out, r = _import_flive(cli, tmp_path, fx, tmp_path / "s")
     assert r.code == 0, r
-    ids = ds_of("flive", fx).index()["image_id"].tolist()
-    assert out.read_text() == expected_csv(ids, {p: a[None, :] for p, a in rows.items()})
-    # the same as the official split read from the FLIVE files
-    official = ds_of("flive", fx).splits().table.reset_index(drop=True)
-    assert read_splits_csv(out).table.equals(official)
+    table = read_splits_csv(out).table
+    assert len(table) == fx.n_images and not table["image_id"].str.contains("/rq").any()
+    part_of = dict(zip(table["image_id"], table["split_01"]))
+    assert all(part_of[released[i]] == part for part, rows in arrays.items() for i in rows)
+    # the same file without the three rows (as some preparations write it): the indices still land right
+    text = fx.annotations[0].read_text()
+    fx.annotations[0].write_text("".join(x for x in text.splitlines(True) if "/rq" not in x))
+    out2, r = _import_flive(cli, tmp_path, fx, tmp_path / "s")
+    assert r.code == 0, r
+    assert read_splits_csv(out2).table.equals(table)
+
+
+def test_import_arniqa_flive_refuses_a_file_that_would_shift_the_rows(cli, tmp_path, monkeypatch):
+    fx = install("flive", tmp_path / "data", monkeypatch, complete=True, common=True)
+    absent = set(FLIVE_ABSENT_ROWS.values())
+    _flive_arniqa(tmp_path / "s", fx.n_listed, absent)
+    lines = fx.annotations[0].read_text().splitlines(True)
+    # one row fewer (not the three): every later index would point at the next image
+    fx.annotations[0].write_text("".join(lines[:3] + lines[4:]))
+    _, r = _import_flive(cli, tmp_path, fx, tmp_path / "s")
+    assert r.code == 1 and len(r.err.strip().splitlines()) == 1, r
+    assert "labels_image.csv' lists 23 images; ARNIQA's FLIVE split indexes the 24 rows of the released file" in r.err
+    assert "refusing, the row indices would point at other images" in r.err
+    # the right count but the rows in another order: the three are not where the released file has them
+    swapped = lines[:6] + [lines[7], lines[6]] + lines[8:]  # rq85 (row 5) moves to row 6
+    fx.annotations[0].write_text("".join(swapped))
+    _, r = _import_flive(cli, tmp_path, fx, tmp_path / "s")
+    assert r.code == 1 and "row 5 (counted from 0) is 'database/blur_dataset/1006.jpg', not 'database/EE371R/rq85.jpg'" in r.err
+    # split files that leave out other rows are not ARNIQA's FLIVE files for this annotation file
+    fx.annotations[0].write_text("".join(lines))
+    _flive_arniqa(tmp_path / "s", fx.n_listed, {0, 11, 18})
+    _, r = _import_flive(cli, tmp_path, fx, tmp_path / "s")
+    assert r.code == 1 and "split 1: row 5 ('database/EE371R/rq85.jpg') is in train, but that image is absent" in r.err
+    _flive_arniqa(tmp_path / "s", fx.n_listed, {0, *absent})
+    _, r = _import_flive(cli, tmp_path, fx, tmp_path / "s")
+    assert r.code == 1 and "split 1 leave out rows 0, 5, 11, 18; ARNIQA's 'flive' split leaves out rows 5, 11, 18" in r.err
 
 
 def test_import_arniqa_errors(cli, tmp_path, monkeypatch):

@@ -24,12 +24,14 @@ def _common_options(f):
         multiple=True,
         metavar="KEY=VALUE",
         help="Dataset option, e.g. split=official (FLIVE, KonIQ-10k), annotations=txt (LIVE, CSIQ), "
-        "resize=false (SPAQ); repeatable. `describe NAME` lists the dataset's options.",
+        "images=512x384 (KonIQ-10k), resize=false (SPAQ), type_order=jpeg,jp2k,wn,gblur (Waterloo); "
+        "repeatable. `describe NAME` lists the dataset's options.",
     )(f)
     f = click.option(
         "--label",
         default=None,
-        help="Which label to use where a dataset has several (LIVE: dmos_realigned, dmos).",
+        help="Which label to use where a dataset has several (LIVE: dmos_realigned, dmos; "
+        "KonIQ-10k: mos, mos_zscore).",
     )(f)
     return f
 
@@ -85,8 +87,10 @@ def check_cmd(
 
     Checks the annotation files, the image count against a complete copy, duplicate rows, labels
     that are missing, not numbers or outside the label's range, and every image (missing,
-    unreadable, corrupt or truncated, grayscale, alpha or 16-bit). Prints one line per problem and
-    a verdict; exits 1 when the copy is broken.
+    unreadable, corrupt or truncated); for Waterloo, that the images show the distortion types the
+    folders are taken to hold. Prints one line per problem, the images converted to 8-bit RGB
+    (greyscale, alpha, palette, CMYK, 16-bit) counted per mode, notes, and a verdict; exits 1 when
+    the copy is broken.
     """
     from .. import progress
     from ..dataset_check import check_dataset
@@ -103,6 +107,11 @@ def check_cmd(
     for kind, n in shown.items():
         if not show_all and n > 20:
             click.echo(f"{kind}: … and {n - 20} more {kind} problem(s) (--all prints every one)")
+    conversions = report.conversions_line()
+    if conversions:
+        click.echo(f"conversions: {conversions}")
+    for note in report.notes:
+        click.echo(f"note: {note}")
     click.echo(report.verdict())
     if not report.ok:
         sys.exit(1)  # not ctx.exit: click's standalone_mode=False would turn it into a return value
@@ -179,7 +188,7 @@ def static_lines(ds: Any) -> list[str]:
     if ds.labels:
         rule = "by reference" if ds.split_by_reference else "by image"
         shipped = getattr(cls, "shipped_splits", None)
-        extra = f"; seed 0 from shipped datasets/splits/{shipped}" if shipped else ""
+        extra = f"; seed 0 from shipped datasets/splits/{shipped} (complete copies)" if shipped else ""
         out.append(f"  split rule:    10 x 70/10/20 {rule}{extra}")
     if ds.option_defaults:
         out.append("  options:       " + ", ".join(f"{k}={v}" for k, v in ds.options.items()))

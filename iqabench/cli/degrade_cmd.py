@@ -32,7 +32,7 @@ def degrade_cmd(image: str, out: str, size: int, seed: int, device: str) -> None
     from ..images import load_rgb
     from .common import resolve_device
 
-    img = load_rgb(image, allow_gray=True)
+    img = load_rgb(image)
     sheet = contact_sheet(img, size=size, seed=seed, device=resolve_device(device))
     buf = io.BytesIO()
     sheet.save(buf, format="PNG")

@@ -68,7 +68,7 @@ def niqe_fit_cmd(images: str, out: str, sharpness_threshold: float) -> None:
 
     def loaded():
         for path in progress.bar(files, desc="NIQE features", unit="img"):
-            yield str(path), to_tensor(load_rgb(path, allow_gray=True))
+            yield str(path), to_tensor(load_rgb(path))
 
     mu, cov, kept, seen = fit_pristine_model(loaded(), threshold=sharpness_threshold)
     write_model(out, mu, cov)

@@ -34,7 +34,7 @@ class ImagePool:
     def load(self, i: int) -> Image.Image:
         if self.images is not None:
             return self.images[i]
-        return load_rgb(self.paths[i], allow_gray=True)
+        return load_rgb(self.paths[i])
 
     def describe(self) -> dict:
         return {"source": self.source, "n_images": len(self)}
