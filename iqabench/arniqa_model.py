@@ -125,11 +125,36 @@ def load_file(path: str | Path, what: str) -> Any:
             f"{what} {str(p)!r} is a TorchScript module (a released regressor?): pass regressors with "
             "--method-option regressor=FILE, and the encoder weights (e.g. ARNIQA.pth) with --weights"
         )
+    if not _looks_like_torch_save(p):
+        raise IQABenchError(
+            f"{what} {str(p)!r} is not a PyTorch weights file (neither a torch.save zip archive nor a pickle)"
+        )
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors, truncated zips, unsafe objects
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise IQABenchError(f"{what} {str(p)!r} cannot be read safely (weights_only=True): {reason}") from exc
+        raise IQABenchError(f"{what} {str(p)!r} cannot be read safely (weights_only=True): {_load_failure(exc)}") from exc
+
+
+def _load_failure(exc: Exception) -> str:
+    """The reason inside torch.load's error (whose first line advises weights_only=False: never iqabench's advice)."""
+    text = str(exc).strip()
+    if "WeightsUnpickler error:" in text:
+        detail = next((ln.strip() for ln in text.split("WeightsUnpickler error:", 1)[1].splitlines() if ln.strip()), "")
+        if detail.startswith("Unsupported operand"):
+            return (f"{detail} (pickled with a protocol torch's safe loader does not read, e.g. pickle_protocol=4; "
+                    "re-save it with torch.save(obj, path))")
+        return detail or "it holds objects a weights file should not need"
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _looks_like_torch_save(path: Path) -> bool:
+    """A zip archive (torch.save since 1.6) or a pickle (the legacy format starts with PROTO, 0x80)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return True  # let torch.load report it
+    return head.startswith(b"PK") or head[:1] == b"\x80"
 
 
 def _strip(state: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:

@@ -33,7 +33,7 @@ def load_rgb(path: str | Path, *, allow_gray: bool = False) -> Image.Image:
     """
     p = Path(path)
     if not p.is_file():
-        raise ImageError(p, "file does not exist")
+        raise ImageError(p, "a folder, not an image file" if p.is_dir() else "file does not exist")
     try:
         with Image.open(p) as img:
             img.load()

@@ -17,6 +17,7 @@ from iqabench.results import RunRecord
 
 from . import published
 from .build import Report, build
+from .collect import deviation_text, deviations
 from .tables import to_csv_rows, to_latex
 
 
@@ -30,7 +31,8 @@ def _env() -> jinja2.Environment:
     )
 
 
-def provenance(run: RunRecord) -> dict[str, Any]:
+def provenance(run: RunRecord, superseded: list[RunRecord] | None = None) -> dict[str, Any]:
+    """What the report shows of a run: its provenance, deviations, and the older runs it superseded."""
     d = run.data
     env = d.get("environment", {})
     return {
@@ -65,6 +67,11 @@ def provenance(run: RunRecord) -> dict[str, Any]:
         "git": env.get("git_revision") or "not a git checkout",
         "finished": d.get("finished"),
         "command": shlex.join(d.get("command") or []),
+        "deviations": deviation_text(deviations(run)) if deviations(run) else "",
+        "superseded": [
+            {"run_id": r.run_id, "finished": r.data.get("finished"), "path": str(r.path)}
+            for r in reversed(superseded or [])
+        ],
     }
 
 
@@ -74,7 +81,7 @@ def render(report: Report) -> str:
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         report=report,
         n_runs=len(report.runs),
-        provenance=[provenance(r) for r in report.runs if r.run_id in report.used_runs],
+        provenance=[provenance(r, report.superseded.get(r.run_id)) for r in report.runs if r.run_id in report.used_runs],
         published_source=published.source(),
     )
 

@@ -107,3 +107,61 @@ def test_report_cli(cli, runs, tmp_path):
     assert r.code == 0 and r.out.strip().endswith("r.html")
     r = cli("report", "--runs", str(tmp_path / "nope"))
     assert r.code == 1 and "does not exist" in r.err
+
+
+def _report_of(runs, tmp_path):
+    from iqabench.reports.build import build
+    from iqabench.reports.html import write_report
+
+    out = tmp_path / "report.html"
+    write_report(runs, out)
+    return build(runs), out.read_text()
+
+
+def test_run_with_skipped_images_is_marked_not_comparable(tmp_path):
+    import json
+
+    import numpy as np
+
+    from tests.fixtures.report_runs import _dataset, _method, _within
+
+    runs, rng = tmp_path / "runs", np.random.default_rng(3)
+    failures = [{"image_id": f"img{i:03d}.png", "reason": "truncated image"} for i in (4, 9, 17)]
+    _within(_method("brisque", method_type="Handcrafted"), _dataset("live"), 0.8, runs, rng,
+            images={"total": 60, "scored": 57, "failed": 3, "failures": failures})
+    _within(_method("niqe", method_type="Handcrafted"), _dataset("live"), 0.7, runs, rng)
+    records = [json.loads(p.read_text()) for p in runs.rglob("result.json")]
+    by_method = {r["methods"][0]["name"]: r for r in records}
+    [skipped] = by_method["brisque"]["deviations"]
+    assert (skipped["kind"], skipped["count"], skipped["total"]) == ("skipped_images", 3, 60)
+    assert skipped["first"] == ["img004.png", "img009.png", "img017.png"]
+    assert by_method["niqe"]["deviations"] == []
+
+    report, html = _report_of(runs, tmp_path)
+    cells = {labels[0]: row for labels, row in report.table("table1").rows}
+    assert cells["brisque"][0].mark == "†" and "3 of 60 images skipped" in cells["brisque"][0].title
+    assert cells["niqe"][0].mark == ""
+    assert any("not comparable with published numbers" in n for n in report.table("table1").notes)
+    table1 = html.split('id="table1-grid"')[1].split("</table>")[0]
+    assert table1.count('<span class="mark">†</span>') == 2  # brisque's SRCC and PLCC, not niqe's
+    assert "3 of 60 images skipped (--on-error skip)" in html
+
+
+def test_superseded_runs_are_counted_and_listed(tmp_path):
+    import numpy as np
+
+    from tests.fixtures.report_runs import _dataset, _method, _within
+
+    runs, rng = tmp_path / "runs", np.random.default_rng(4)
+    for quality in (0.5, 0.6, 0.9):  # three runs of one cell, the last one shown
+        _within(_method("brisque", method_type="Handcrafted"), _dataset("live"), quality, runs, rng)
+    report, html = _report_of(runs, tmp_path)
+    [(labels, cells)] = report.table("table1").rows
+    newest = max(report.runs, key=lambda r: r.data["finished"])
+    assert cells[0].run_id == newest.run_id
+    assert "latest of 3 runs of this cell" in cells[0].title
+    older = [r.run_id for r in report.runs if r.run_id != newest.run_id]
+    assert sorted(r.run_id for r in report.superseded[newest.run_id]) == sorted(older)
+    provenance = html.split('id="provenance"')[1]
+    assert "2 older runs of the same result" in provenance
+    assert all(run_id in provenance for run_id in older)
