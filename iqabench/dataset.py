@@ -4,8 +4,9 @@ A dataset yields an *index*: a pandas DataFrame with one row per image and the c
 
 =============  ===============================================================================
 ``image_id``   unique id, the image's path relative to the dataset root (POSIX separators)
-``path``       path of the file; it must lie inside the dataset folder (checked once, when the
-               index is built: an annotation row naming ``../elsewhere.png`` is refused)
+``path``       path of the file, inside the dataset folder (or under ``$IQABENCH_HOME`` for
+               copies iqabench prepares, e.g. SPAQ's resized images); checked once, when the
+               index is built: an annotation row naming ``../elsewhere.png`` is refused
 ``score``      the label (float; NaN for label-free datasets such as Waterloo or a pristine pool)
 ``ref``        reference (content) id, or None where the dataset has no references
 ``dist_type``  distortion type name, or None
@@ -254,12 +255,24 @@ def validate_index(df: pd.DataFrame, name: str, *, labelled: bool, root: str | P
 
 
 def _check_inside(df: pd.DataFrame, name: str, root: str | Path) -> None:
-    """Refuse an index row whose file lies outside the dataset folder (e.g. ``../../elsewhere.png``).
+    """Refuse an index row that reaches outside the dataset folder (e.g. ``../../elsewhere.png``).
 
-    Lexical: ``..`` and absolute paths are resolved, symbolic links inside the folder are followed
-    wherever they point (a copy may link its images from another disk)."""
+    ``image_id`` must be a relative path that stays inside the folder, and ``path`` (and
+    ``ref_path``) must lie inside it, or inside ``$IQABENCH_HOME``, where iqabench keeps copies it
+    prepares from a dataset (e.g. SPAQ's resized images). Lexical: ``..`` and absolute paths are
+    resolved; symbolic links inside the folder are followed wherever they point (a copy may link
+    its images from another disk)."""
+    from .paths import home
+
     base = os.path.normpath(os.path.abspath(root))
-    prefix = base.rstrip(os.sep) + os.sep
+    allowed = tuple(p.rstrip(os.sep) + os.sep for p in (base, os.path.normpath(os.path.abspath(home()))))
+    for image_id in df["image_id"]:
+        rel = os.path.normpath(str(image_id))
+        if os.path.isabs(rel) or rel == ".." or rel.startswith(".." + os.sep):
+            raise IQABenchError(
+                f"dataset {name!r}: row {image_id!r} names a file outside the dataset folder {base!r}; "
+                "annotation rows may only name files inside it"
+            )
     for col in ("path", "ref_path"):
         if col not in df.columns:
             continue
@@ -267,7 +280,7 @@ def _check_inside(df: pd.DataFrame, name: str, root: str | Path) -> None:
             if not isinstance(value, str) or not value:
                 continue
             full = os.path.normpath(os.path.abspath(value))
-            if not full.startswith(prefix):
+            if not full.startswith(allowed):
                 what = "image" if col == "path" else "reference image"
                 raise IQABenchError(
                     f"dataset {name!r}: row {image_id!r} names the {what} {full!r}, outside the dataset folder "

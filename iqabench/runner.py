@@ -44,13 +44,20 @@ def default_cache(enabled: bool, verify: bool = False):
 
 
 def check_runs_dir(runs_dir: str | Path) -> Path:
-    """The ``--runs`` folder, created and proven writable before any work (a failure here costs nothing)."""
+    """Prove before any work that the ``--runs`` folder can receive results (nothing is left behind).
+
+    The folder itself, or the nearest existing folder above it (where it will be created), must
+    accept a new file."""
     p = Path(runs_dir).expanduser()
     if p.exists() and not p.is_dir():
         raise IQABenchError(f"--runs {str(p)!r} is a file, not a folder")
+    probe = p
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise IQABenchError(f"--runs {str(p)!r} is not a writable folder: {str(probe)!r} is a file")
     try:
-        p.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=p):
+        with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as exc:
         raise IQABenchError(f"--runs {str(p)!r} is not a writable folder: {exc.strerror or exc}") from None

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from iqabench.errors import IQABenchError
 from iqabench.results import RunRecord, load_runs
 
 from . import published
@@ -460,8 +461,8 @@ def figure4(runs: list[RunRecord], report: Report, out_dir: Path) -> list[Figure
                     panels.append(
                         GmadPanel(
                             caption=f"({next(letters)}) Fixed {defender} at the {level}-quality level",
-                            best=(run.path / p["best_file"], _scores_text(p, "best", names)),
-                            worst=(run.path / p["worst_file"], _scores_text(p, "worst", names)),
+                            best=(_run_file(run, p["best_file"]), _scores_text(p, "best", names)),
+                            worst=(_run_file(run, p["worst_file"]), _scores_text(p, "worst", names)),
                             attacker=attacker,
                         )
                     )
@@ -487,6 +488,15 @@ def figure4(runs: list[RunRecord], report: Report, out_dir: Path) -> list[Figure
                 )
             )
     return figures
+
+
+def _run_file(run: RunRecord, name: str) -> Path:
+    """A file a run's table names: it must lie inside the run's folder (the report embeds it)."""
+    folder = run.path.resolve()
+    path = (folder / str(name)).resolve()
+    if folder not in path.parents:
+        raise IQABenchError(f"run {str(run.path)!r} names the file {str(name)!r}, outside its folder")
+    return path
 
 
 def _scores_text(pair, side: str, names: list[str]) -> str:

@@ -165,3 +165,21 @@ def test_superseded_runs_are_counted_and_listed(tmp_path):
     provenance = html.split('id="provenance"')[1]
     assert "2 older runs of the same result" in provenance
     assert all(run_id in provenance for run_id in older)
+
+
+def test_report_embeds_only_files_inside_a_run_folder(tmp_path):
+    import pandas as pd
+    from iqabench.reports.html import write_report
+
+    from iqabench.errors import IQABenchError
+    from tests.fixtures.report_runs import _png
+
+    runs = tmp_path / "runs"
+    write_report_runs(runs)
+    [pairs_csv] = list(runs.rglob("pairs.csv"))
+    (tmp_path / "private.png").write_bytes(_png((1, 2, 3)))
+    pairs = pd.read_csv(pairs_csv)
+    pairs.loc[0, "best_file"] = "../../private.png"  # a hand-edited run pointing elsewhere
+    pairs.to_csv(pairs_csv, index=False)
+    with pytest.raises(IQABenchError, match=r"names the file '\.\./\.\./private\.png', outside its folder"):
+        write_report(runs, tmp_path / "report.html")
