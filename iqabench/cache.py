@@ -370,10 +370,11 @@ class PairCache:
         changed = [i for i in found if digests[i] is None or content_digest(self.paths[i]) != digests[i]]
         if changed:
             log.warning(
-                f"--verify-cache: {len(changed)} cached image(s) of {self.dataset} differ from the file their "
-                f"features came from (first {self.paths[changed[0]]!r}); recomputed"
+                f"--verify-cache: {len(changed)} cached image(s) of {self.dataset} are not (or not provably) the "
+                f"file their features came from (first {self.paths[changed[0]]!r}); recomputed"
             )
-        return {i: rows for i, rows in found.items() if i not in set(changed)}
+        drop = set(changed)
+        return {i: rows for i, rows in found.items() if i not in drop}
 
     def store(self, rows: dict[str, np.ndarray]) -> None:
         if not self.buffer:
