@@ -240,3 +240,15 @@ def test_library_warnings_do_not_reach_the_user(cli, synth, tmp_path):
     assert constant.code == 0 and protocol4.code == 0, (constant, protocol4)
     leaked = [str(w.message) for w in seen if "All-NaN" in str(w.message) or "pickle protocol" in str(w.message)]
     assert not leaked, leaked
+
+
+def test_other_warnings_are_one_line(caplog):
+    from iqabench.cli import quiet_library_warnings
+
+    with warnings.catch_warnings(), caplog.at_level("WARNING", logger="iqabench"):
+        warnings.simplefilter("always")
+        quiet_library_warnings()
+        warnings.warn("An input array is nearly constant;\n the computed correlation may be inaccurate.", UserWarning, stacklevel=1)
+    assert [r.getMessage() for r in caplog.records] == [
+        "warning: UserWarning: An input array is nearly constant; the computed correlation may be inaccurate."
+    ]

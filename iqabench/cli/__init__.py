@@ -39,10 +39,17 @@ QUIET_WARNINGS = (
 
 
 def quiet_library_warnings() -> None:
+    """Drop :data:`QUIET_WARNINGS`; show any other warning as one line (no source file and line)."""
     import warnings
 
     for message, category in QUIET_WARNINGS:
         warnings.filterwarnings("ignore", message=message, category=category)
+    warnings.showwarning = _one_line_warning
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    text = " ".join(str(message).split())
+    logging.getLogger("iqabench").warning(f"warning: {category.__name__}: {text}")
 
 
 class LazyGroup(click.Group):
