@@ -33,8 +33,8 @@ written before the record used the identity-at-start gate), a ``senet-caffe`` fi
 stride layout, and every other layout is read with the standard sigmoid gate.
 
 The released per-dataset regressors are TorchScript modules with parameters ``weights`` (1×4096)
-and ``biases``; :class:`Regressor` reads them with ``torch.jit.load`` and applies
-``f @ weightsᵀ + biases``. :func:`scale_score` is the reference's mapping of its output to [0, 1],
+and ``biases``; :class:`Regressor` reads these two tensors from the archive without running its
+code (:mod:`iqabench.torchscript`) and applies ``f @ weightsᵀ + biases``. :func:`scale_score` is the reference's mapping of its output to [0, 1],
 higher = better (arniqa.md §3.5; no clipping).
 """
 
@@ -150,11 +150,36 @@ def load_file(path: str | Path, what: str) -> Any:
             f"{what} {str(p)!r} is a TorchScript module (a released regressor?): pass regressors with "
             "--method-option regressor=FILE, and the encoder weights (e.g. ARNIQA.pth) with --weights"
         )
+    if not _looks_like_torch_save(p):
+        raise IQABenchError(
+            f"{what} {str(p)!r} is not a PyTorch weights file (neither a torch.save zip archive nor a pickle)"
+        )
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors, truncated zips, unsafe objects
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise IQABenchError(f"{what} {str(p)!r} cannot be read safely (weights_only=True): {reason}") from exc
+        raise IQABenchError(f"{what} {str(p)!r} cannot be read safely (weights_only=True): {_load_failure(exc)}") from exc
+
+
+def _load_failure(exc: Exception) -> str:
+    """The reason inside torch.load's error (whose first line advises weights_only=False: never iqabench's advice)."""
+    text = str(exc).strip()
+    if "WeightsUnpickler error:" in text:
+        detail = next((ln.strip() for ln in text.split("WeightsUnpickler error:", 1)[1].splitlines() if ln.strip()), "")
+        if detail.startswith("Unsupported operand"):
+            return (f"{detail} (pickled with a protocol torch's safe loader does not read, e.g. pickle_protocol=4; "
+                    "re-save it with torch.save(obj, path))")
+        return detail or "it holds objects a weights file should not need"
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _looks_like_torch_save(path: Path) -> bool:
+    """A zip archive (torch.save since 1.6) or a pickle (the legacy format starts with PROTO, 0x80)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return True  # let torch.load report it
+    return head.startswith(b"PK") or head[:1] == b"\x80"
 
 
 def _strip(state: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
@@ -266,33 +291,32 @@ def _load_strict(module: nn.Module, state: dict[str, Tensor]) -> str:
 
 # -- released regressors --------------------------------------------------------------------------
 class Regressor:
-    """A released linear regressor: ``score = f @ weightsᵀ + biases`` on the 4096-d feature."""
+    """A released linear regressor: ``score = f @ weightsᵀ + biases`` on the 4096-d feature.
 
-    def __init__(self, path: str | Path, dataset: str | None):
+    The file's ``weights`` and ``biases`` are read from the archive's attribute record and tensor
+    records without running anything in it (:func:`iqabench.torchscript.read_module_tensors`); a
+    file that would need its code run is refused. ``trust_code=True`` (the method option
+    ``trust_regressor_code=true``) loads it with ``torch.jit.load`` instead, which runs any code
+    the file holds: only for files from a source you trust."""
+
+    def __init__(self, path: str | Path, dataset: str | None, *, trust_code: bool = False):
         self.path = Path(path)
         if not is_torchscript(self.path):
             raise IQABenchError(
                 f"regressor {str(self.path)!r} is not a TorchScript module (expected a released regressor_<dataset>.pth)"
             )
-        try:
-            with warnings.catch_warnings():  # torch 2.14 marks TorchScript deprecated; the release uses it
-                warnings.simplefilter("ignore", FutureWarning)
-                module = torch.jit.load(str(self.path), map_location="cpu")
-        except Exception as exc:
-            raise IQABenchError(f"regressor {str(self.path)!r} cannot be loaded with torch.jit.load: {exc}") from exc
-        params = dict(module.named_parameters())
-        params.update(dict(module.named_buffers()))
-        if "weights" not in params or "biases" not in params:
-            raise IQABenchError(
-                f"regressor {str(self.path)!r} has no 'weights'/'biases' parameters (found {split_keys(list(params))})"
-            )
-        w = params["weights"].detach().float()
-        b = params["biases"].detach().float().reshape(-1)
+        self.loaded_with = "torch.jit.load (trust_regressor_code=true)" if trust_code else "tensor records, no code run"
+        params = _jit_parameters(self.path) if trust_code else _archive_parameters(self.path)
+        w, b = params["weights"], params["biases"]
         if w.ndim != 2 or w.shape[0] != 1 or b.numel() != 1:
             raise IQABenchError(
                 f"regressor {str(self.path)!r}: weights must be 1×D and biases a scalar, got {tuple(w.shape)} and {tuple(b.shape)}"
             )
-        self.weights, self.bias = w, b
+        if not (w.is_floating_point() and b.is_floating_point()):
+            raise IQABenchError(f"regressor {str(self.path)!r}: weights and biases must be floating point, got {w.dtype} and {b.dtype}")
+        if not (torch.isfinite(w).all() and torch.isfinite(b).all()):
+            raise IQABenchError(f"regressor {str(self.path)!r}: weights or biases hold non-finite values")
+        self.weights, self.bias = w.detach().float(), b.detach().float().reshape(-1)
         if dataset is None:
             dataset = guess_regressor_dataset(self.path)
         if dataset is not None and dataset not in REGRESSOR_SCALING:
@@ -308,6 +332,37 @@ class Regressor:
     def __call__(self, features: Tensor) -> Tensor:
         w = self.weights.to(features.device)
         return features.float() @ w[0] + self.bias.to(features.device)[0]
+
+
+def _archive_parameters(path: Path) -> dict[str, Tensor]:
+    """``weights`` and ``biases`` from the archive's records; nothing in the file runs."""
+    from .torchscript import read_module_tensors
+
+    state = read_module_tensors(path, "regressor")
+    found = {k: v for k, v in state.items() if isinstance(v, Tensor)}
+    if "weights" not in found or "biases" not in found:
+        raise IQABenchError(
+            f"regressor {str(path)!r} has no 'weights'/'biases' tensors (found {split_keys(list(found))}); "
+            "expected a released regressor_<dataset>.pth"
+        )
+    return found
+
+
+def _jit_parameters(path: Path) -> dict[str, Tensor]:
+    """``torch.jit.load``: runs the code in the file (``trust_regressor_code=true`` only)."""
+    try:
+        with warnings.catch_warnings():  # torch 2.14 marks TorchScript deprecated; the release uses it
+            warnings.simplefilter("ignore", FutureWarning)
+            module = torch.jit.load(str(path), map_location="cpu")
+    except Exception as exc:
+        raise IQABenchError(f"regressor {str(path)!r} cannot be loaded with torch.jit.load: {exc}") from exc
+    params = dict(module.named_parameters())
+    params.update(dict(module.named_buffers()))
+    if "weights" not in params or "biases" not in params:
+        raise IQABenchError(
+            f"regressor {str(path)!r} has no 'weights'/'biases' parameters (found {split_keys(list(params))})"
+        )
+    return params
 
 
 def guess_regressor_dataset(path: Path) -> str | None:

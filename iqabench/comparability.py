@@ -44,11 +44,14 @@ def weights_issue(release: str, sha256: str | None, asserted: str | None, what: 
     )
 
 
-def assess(protocol: str, methods: list, datasets: list, summary: dict[str, Any], images: dict[str, Any],
-           split_sets: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    """The ``comparability`` record of one result (None for protocols without published numbers)."""
-    if protocol not in PROTOCOLS:
+def assess(result, methods: list, datasets: list) -> dict[str, Any] | None:
+    """The ``comparability`` record of one :class:`~iqabench.results.Result` (None for protocols without
+    published numbers), given the method and dataset objects it was made with."""
+    from .results import deviations
+
+    if result.protocol not in PROTOCOLS:
         return None
+    summary, split_sets = result.summary, result.split_sets
     reasons: list[str] = []
     for method in methods:
         reasons += method.paper_issues()
@@ -71,7 +74,7 @@ def assess(protocol: str, methods: list, datasets: list, summary: dict[str, Any]
         for method in methods:
             if ds.name in method.fitted_on():
                 reasons.append(f"{ds.name}: {method.name}'s regressor was fitted on this dataset's images")
-    failed = int(images.get("failed") or 0)
-    if failed:
-        reasons.append(f"{failed} image(s) skipped")
+    for d in deviations(result):  # skipped images, labels out of range
+        where = f"{d['dataset']}: " if d.get("dataset") else ""
+        reasons.append(f"{where}{d['count']} {d['kind'].replace('_', ' ')}")
     return {"paper": PAPER, "comparable": not reasons, "reasons": reasons}

@@ -118,7 +118,34 @@ def extract_features(
     desc: str = "",
 ) -> FeatureTable:
     """Extract ``method``'s rows for every image of ``index`` (columns ``image_id``, ``path``; a path may
-    also be a PIL image in memory)."""
+    also be a PIL image in memory).
+
+    However the extraction ends (done, an error, Ctrl-C), the finished images are written to ``cache``."""
+    try:
+        return _extract(method, index, on_error=on_error, batch_size=batch_size, workers=workers, cache=cache, desc=desc)
+    finally:
+        if cache is not None:
+            _flush_quietly(cache, desc or method.name)
+
+
+def _flush_quietly(cache: FeatureCache, what: str) -> None:
+    """Write the cache's buffer; a failure to write is reported, never raised over the run's own outcome."""
+    try:
+        cache.flush()
+    except Exception as exc:  # disk full, permissions: the features are recomputed next time
+        log.warning(f"{what}: features could not be written to the feature cache ({type(exc).__name__}: {exc})")
+
+
+def _extract(
+    method: Method,
+    index: pd.DataFrame,
+    *,
+    on_error: str = "raise",
+    batch_size: int | None = None,
+    workers: int = 0,
+    cache: FeatureCache | None = None,
+    desc: str = "",
+) -> FeatureTable:
     if on_error not in ON_ERROR:
         raise IQABenchError(f"--on-error must be one of {', '.join(ON_ERROR)}, not {on_error!r}")
     views = method.views

@@ -47,7 +47,7 @@ def decode_rgb(path: str | Path) -> tuple[Image.Image, str]:
     Fails with :class:`ImageError` for a missing, truncated or corrupt file only."""
     p = Path(path)
     if not p.is_file():
-        raise ImageError(p, "file does not exist")
+        raise ImageError(p, "a folder, not an image file" if p.is_dir() else "file does not exist")
     try:
         with Image.open(p) as img:
             img.load()

@@ -22,7 +22,10 @@ entry in ``option_defaults``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
+import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,6 +34,7 @@ import torch
 from .errors import IQABenchError
 from .options import parse_options
 from .paths import existing_file
+from .registry import SOURCE_SHA256_ATTR
 from .views import Views
 
 
@@ -46,7 +50,8 @@ class Method:
     views: ClassVar[Views] = Views()
     option_defaults: ClassVar[dict[str, Any]] = {}
     accepts_weights: ClassVar[bool] = False
-    # Bump when preprocessing or extraction changes, so cached features are not reused.
+    # Bump when preprocessing or extraction changes, so cached features are not reused. Methods
+    # defined outside iqabench are also keyed by their source (code_sha256); built-ins only by this.
     version: ClassVar[str] = "1"
     # The release (a key of iqabench/data/published_weights.yaml) whose weights the method's published
     # numbers were measured with; None for methods without weights.
@@ -122,6 +127,7 @@ class Method:
             "weights_identity": self.weights_identity(),
             "version": self.version,
             "published_as": self.published_as,
+            "code_sha256": code_sha256(type(self)),
         }
 
     # -- helpers ------------------------------------------------------------------------------
@@ -135,6 +141,41 @@ class Method:
             raise IQABenchError(f"method {self.name!r}: default_regressor must be 'ridge' or 'svr', not {self.default_regressor!r}")
         if self.kind == "scores" and len(self.views.scales) != 1:
             raise IQABenchError(f"method {self.name!r}: a scores method must use a single scale")
+
+
+def code_sha256(cls: type) -> str | None:
+    """SHA-256 of the source of a method class defined outside iqabench (None for built-ins).
+
+    Covers the module of the class and of every base class outside iqabench (a plugin that
+    subclasses another plugin): for a ``--plugin`` file the bytes that were executed, for an
+    installed module its source file as it is on disk. Code in other modules the method calls
+    is not covered: such a method bumps ``version`` when it changes."""
+    parts = []
+    for klass in cls.__mro__:
+        module_name = getattr(klass, "__module__", "") or ""
+        if klass is object or module_name == "iqabench" or module_name.startswith("iqabench."):
+            continue
+        module = sys.modules.get(module_name)
+        digest = getattr(module, SOURCE_SHA256_ATTR, None)
+        if digest is None:
+            source = getattr(module, "__file__", None)
+            if not source or not source.endswith(".py") or not os.path.isfile(source):
+                continue  # no source to hash (e.g. defined interactively): version alone keys it
+            digest = _cached_file_sha256(source)
+        parts.append(f"{module_name}:{digest}")
+    if not parts:
+        return None
+    return hashlib.sha256("\n".join(dict.fromkeys(parts)).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def _file_sha256_at(path: str, mtime_ns: int, ctime_ns: int, size: int) -> str:
+    return sha256_file(path)
+
+
+def _cached_file_sha256(path: str) -> str:
+    st = os.stat(path)
+    return _file_sha256_at(path, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

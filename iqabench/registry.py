@@ -27,6 +27,10 @@ from typing import Any
 
 from .errors import IQABenchError, unknown_name
 
+# Set on a module by load_plugin_file: the SHA-256 of the exact bytes it executed (read by
+# iqabench.method.code_sha256, so a changed plugin file gets a new cache key).
+SOURCE_SHA256_ATTR = "__iqabench_source_sha256__"
+
 
 @dataclass(frozen=True)
 class Listing:
@@ -154,12 +158,15 @@ def load_plugin_file(path: str | Path) -> Any:
     module_name = f"iqabench_plugin_{p.stem}_{digest}"
     if module_name in sys.modules:
         return sys.modules[module_name]
+    source = p.read_bytes()
     spec = importlib.util.spec_from_file_location(module_name, p)
     module = importlib.util.module_from_spec(spec)
+    # The methods it defines are keyed by the exact bytes executed here (iqabench.method.code_sha256).
+    setattr(module, SOURCE_SHA256_ATTR, hashlib.sha256(source).hexdigest())
     sys.modules[module_name] = module
     _loading_file.append(str(p))
     try:
-        spec.loader.exec_module(module)
+        exec(compile(source, str(p), "exec"), module.__dict__)
     except IQABenchError:
         del sys.modules[module_name]
         raise

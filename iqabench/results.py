@@ -2,7 +2,8 @@
 
 ``runs/<run-id>/result.json`` holds everything needed to know how the numbers were made
 (method identity and weights sha256, dataset card and label choice, protocol config, seed,
-per-split numbers, images scored and failed, versions, git revision, times, command line);
+per-split numbers, images scored and failed, deviations from a run on the whole intact dataset
+(:func:`deviations`), versions, git revision, times, command line);
 tables (per-split metrics, predictions, …) sit beside it as CSV, the splits used as
 ``splits.csv``, and any figures or data files the protocol produced.
 
@@ -118,6 +119,36 @@ def git_revision() -> str | None:
     return rev + ("+dirty" if dirty else "")
 
 
+def deviations(result: Result) -> list[dict[str, Any]]:
+    """What makes a run's numbers differ from a run of the protocol on the whole, intact dataset.
+
+    Recorded in result.json as ``deviations`` (empty: none); a run with any is not comparable with
+    published numbers. Kinds: ``skipped_images`` (``--on-error skip`` left images out) and
+    ``labels_out_of_range`` (a dataset's labels leave the range a correct copy stays in)."""
+    out: list[dict[str, Any]] = []
+    failed = int(result.images.get("failed") or 0)
+    if failed:
+        out.append({
+            "kind": "skipped_images",
+            "count": failed,
+            "total": result.images.get("total"),
+            "first": [f.get("image_id") for f in result.images.get("failures", [])[:5]],
+            "note": "left out with --on-error skip: the numbers are not over the whole dataset",
+        })
+    for card in result.datasets:
+        labels = card.get("labels_out_of_range") or {}
+        if labels.get("count"):
+            out.append({
+                "kind": "labels_out_of_range",
+                "dataset": card.get("name"),
+                "count": labels["count"],
+                "bounds": labels.get("bounds"),
+                "first": labels.get("first", []),
+                "note": "labels outside the range a correct copy of the dataset stays in",
+            })
+    return out
+
+
 def write_run(result: Result, runs_dir: str | Path, *, command: list[str], started: float) -> Path:
     runs = Path(runs_dir)
     runs.mkdir(parents=True, exist_ok=True)
@@ -136,6 +167,7 @@ def write_run(result: Result, runs_dir: str | Path, *, command: list[str], start
             "datasets": result.datasets,
             "summary": result.summary,
             "images": result.images,
+            "deviations": deviations(result),
             "splits": {"source": result.splits.source, "n": len(result.splits), **result.splits.meta}
             if result.splits is not None
             else None,
@@ -146,7 +178,8 @@ def write_run(result: Result, runs_dir: str | Path, *, command: list[str], start
             "environment": environment(),
             "command": command,
             "started": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
-            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            # Microseconds: the report shows the latest run of a result, so runs must not tie.
+            "finished": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
             "duration_s": round(time.time() - started, 3),
         }
         for name, table in result.tables.items():

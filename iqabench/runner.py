@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,14 +35,49 @@ class DatasetSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def default_cache(enabled: bool):
+def default_cache(enabled: bool, verify: bool = False):
     if not enabled:
         return None
     try:
         from .cache import FeatureCache
     except ImportError:  # the persistent cache is optional
         return None
-    return FeatureCache.default()
+    return FeatureCache.default(verify=verify)
+
+
+def check_runs_dir(runs_dir: str | Path) -> Path:
+    """Prove before any work that the ``--runs`` folder can receive results (nothing is left behind).
+
+    The folder itself, or the nearest existing folder above it (where it will be created), must
+    accept a new file."""
+    p = Path(runs_dir).expanduser()
+    if p.exists() and not p.is_dir():
+        raise IQABenchError(f"--runs {str(p)!r} is a file, not a folder")
+    probe = p
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise IQABenchError(f"--runs {str(p)!r} is not a writable folder: {str(probe)!r} is a file")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        raise IQABenchError(f"--runs {str(p)!r} is not a writable folder: {exc.strerror or exc}") from None
+    return p
+
+
+def check_run_options(seed: int, batch_size: int | None, workers: int | None, on_error: str) -> None:
+    """One-line errors for run options out of range, before anything is loaded or computed."""
+    from .features import ON_ERROR
+
+    if not isinstance(seed, int) or seed < 0:
+        raise IQABenchError(f"--seed must be a non-negative integer, got {seed!r}")
+    if batch_size is not None and batch_size < 1:
+        raise IQABenchError(f"--batch-size must be at least 1, got {batch_size}")
+    if workers is not None and workers < 0:
+        raise IQABenchError(f"--workers must be 0 (decode in the main process) or more, got {workers}")
+    if on_error not in ON_ERROR:
+        raise IQABenchError(f"--on-error must be one of {', '.join(ON_ERROR)}, not {on_error!r}")
 
 
 def execute(
@@ -62,9 +98,12 @@ def execute(
     allow_reference_overlap: bool = False,
     use_cache: bool = True,
     published_as: str | None = None,
+    verify_cache: bool = False,
     command: list[str] | None = None,
 ) -> list[tuple[Path, Result]]:
     started = time.time()
+    check_run_options(seed, batch_size, workers, on_error)
+    check_runs_dir(runs_dir)
     if data_root is not None:
         check_root(data_root)
     proto_cls = registry.protocols.get(protocol)
@@ -97,7 +136,7 @@ def execute(
         workers=workers if workers is not None else (4 if str(device).startswith("cuda") else 0),
         batch_size=batch_size,
         split_choice=split_choice,
-        cache=default_cache(use_cache),
+        cache=default_cache(use_cache, verify_cache),
         data_root=data_root,
     )
     proto.check(ctx)
@@ -108,14 +147,29 @@ def execute(
     for r in results:  # which splits each dataset of a result was evaluated or trained with, and comparability
         r.split_sets = {d["name"]: split_record(used[d["name"]]) for d in r.datasets if d["name"] in used}
         r.comparability = assess(
-            r.protocol,
+            r,
             [by_name[m["name"]] for m in r.methods],
             [datasets_by_name[d["name"]] for d in r.datasets if d["name"] in datasets_by_name],
-            r.summary,
-            r.images,
-            r.split_sets,
         )
     return [(write_run(r, runs_dir, command=command or [], started=started), r) for r in results]
+
+
+def skipped_summary(written: list[tuple[Path, Result]], shown: int = 5) -> str | None:
+    """The end-of-run line for ``--on-error skip``: how many images were left out, and the first few."""
+    names: list[str] = []
+    runs = 0
+    for _, result in written:
+        failures = [f.get("image_id", "?") for f in result.images.get("failures", [])]
+        if failures or result.images.get("failed"):
+            runs += 1
+            names += [n for n in failures if n not in names]
+    if not runs:
+        return None
+    first = ", ".join(repr(n) for n in names[:shown]) + (" …" if len(names) > shown else "")
+    return (
+        f"{len(names)} image(s) skipped (--on-error skip) in {runs} result(s): {first}; those results leave them "
+        "out, are marked in the report and are not comparable with published numbers (reasons in result.json)"
+    )
 
 
 def headline(result: Result) -> str:

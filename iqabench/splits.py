@@ -112,8 +112,11 @@ def read_splits_csv(path: str | Path, source: str | None = None) -> Splits:
     p = Path(path)
     try:
         table = pd.read_csv(p, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError) as exc:
-        raise IQABenchError(f"split file {str(p)!r} cannot be read: {exc}") from exc
+    except pd.errors.EmptyDataError:
+        raise IQABenchError(f"split file {str(p)!r} is empty (expected columns image_id, split_01, ...)") from None
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise IQABenchError(f"split file {str(p)!r} cannot be read: {reason}") from None
     cols = [c for c in table.columns if c.startswith("split_")]
     if "image_id" not in table.columns or not cols:
         raise IQABenchError(f"split file {str(p)!r} needs columns image_id, split_01, ... (got {list(table.columns)})")

@@ -19,7 +19,12 @@ Options:
 * ``regressor=FILE`` (a released ``regressor_<dataset>.pth``): the method becomes a *scores*
   method: per image, the 5 crops at both scales → regressor → mean of the 5 scores, scaled as the
   reference does (``regressor_dataset``, guessed from the file name; ``scale_scores=false`` keeps
-  the regressor's native scale, whose direction is then that dataset's label direction).
+  the regressor's native scale, whose direction is then that dataset's label direction). The
+  file's ``weights`` and ``biases`` are read without running any code in it; a file that would
+  need its code run is refused unless ``trust_regressor_code=true``, which loads it with
+  ``torch.jit.load`` and so runs whatever code the file holds (only for files you trust). The
+  option does not change the numbers of a file both ways can read, so it is not part of the
+  method's identity.
 """
 
 from __future__ import annotations
@@ -70,6 +75,8 @@ class ARNIQA(Method):
         "regressor": "",  # released TorchScript regressor file → scores method
         "regressor_dataset": "",  # its dataset, for the score scaling ("" = from the file name)
         "scale_scores": True,
+        # Load the regressor with torch.jit.load, running any code in the file (see Regressor).
+        "trust_regressor_code": False,
     }
     version = "1"
     batch_size = 32
@@ -136,7 +143,7 @@ class ARNIQA(Method):
     def _set_regressor(self) -> None:
         path = existing_file(self.options["regressor"], "method 'arniqa' option regressor:")
         dataset = self.options["regressor_dataset"] or None
-        reg = Regressor(path, dataset)
+        reg = Regressor(path, dataset, trust_code=bool(self.options["trust_regressor_code"]))
         if reg.in_dim != 2 * self.net.feature_dim:
             raise IQABenchError(
                 f"regressor {str(path)!r} takes {reg.in_dim}-d features, the {self.backbone} encoder gives "
@@ -252,6 +259,7 @@ class ARNIQA(Method):
 
     def identity(self) -> dict[str, Any]:
         ident = super().identity()
+        ident["options"].pop("trust_regressor_code", None)  # how the file is read, not what it holds
         ident["backbone"] = self.backbone
         if self.net.arch:
             ident["encoder_arch"] = dict(self.net.arch)
@@ -273,6 +281,7 @@ class ARNIQA(Method):
                 "sha256": self._regressor_sha256,
                 "dataset": self.regressor.dataset,
                 "scaled": bool(self.options["scale_scores"]),
+                "loaded_with": self.regressor.loaded_with,
             }
         return ident
 

@@ -23,6 +23,9 @@ from iqabench.registry import register_method
 from iqabench.views import Views
 
 SHIFTS = ((0, 1), (1, 0), (1, 1), (-1, 1))
+# Smallest side: the half-scale image must cover the 7×7 Gaussian window of the MSCN coefficients
+# (smaller images give undefined AGGD fits, which would read as "nearly uniform").
+MIN_SIZE = 14
 FEATURE_NAMES = tuple(
     f"s{scale}_{name}"
     for scale in (1, 2)
@@ -68,8 +71,11 @@ class BRISQUE(Method):
 
     def extract(self, batch: torch.Tensor) -> torch.Tensor:
         y = nss.luminance_255(batch)
-        if y.shape[-2] < 2 or y.shape[-1] < 2:
-            raise IQABenchError(f"BRISQUE needs an image of at least 2×2 pixels, got {y.shape[-1]}×{y.shape[-2]}")
+        if min(y.shape[-2:]) < MIN_SIZE:
+            raise IQABenchError(
+                f"image too small for BRISQUE: {y.shape[-1]}×{y.shape[-2]} pixels; it needs at least "
+                f"{MIN_SIZE}×{MIN_SIZE} (its half-scale image must cover the 7×7 MSCN window)"
+            )
         flat = (y.amax(dim=(-2, -1)) == y.amin(dim=(-2, -1))).nonzero().flatten().tolist()
         if flat:
             raise IQABenchError(f"BRISQUE is undefined for a constant image (uniform grey level){nss.batch_items(flat, len(y))}")

@@ -11,10 +11,20 @@ from typing import Any
 
 import numpy as np
 
+from iqabench.errors import IQABenchError
 from iqabench.results import RunRecord, load_runs
 
 from . import published
-from .collect import Matrix, latest_by, row_key, within_dataset_matrix
+from .collect import Cell as RunCell
+from .collect import (
+    Matrix,
+    check_record,
+    deviation_text,
+    deviations,
+    latest_by,
+    row_key,
+    within_dataset_matrix,
+)
 from .figures import GmadPanel, TsnePanel, gmad_figure, save, tsne_figure
 from .tables import Cell, Table, fmt, rank_columns
 from .uncertainty import bootstrap_ci, oriented_predictions, paired_comparison
@@ -41,9 +51,38 @@ class Report:
     paired: dict[str, list[str]] = field(default_factory=dict)  # dataset column -> sentences
     synthetic: list[str] = field(default_factory=list)
     used_runs: set[str] = field(default_factory=set)
+    superseded: dict[str, list[RunRecord]] = field(default_factory=dict)  # run id -> older runs it replaced
 
     def table(self, key: str) -> Table | None:
         return next((t for t in self.tables if t.key == key), None)
+
+    def use(self, cell: RunCell) -> None:
+        """Record that a number of the report comes from ``cell.run`` (and which runs it superseded)."""
+        self.used_runs.add(cell.run.run_id)
+        if cell.superseded:
+            self.superseded[cell.run.run_id] = list(cell.superseded)
+
+
+# Mark of a number whose run is not comparable with published numbers (skipped images, labels out of range).
+DEVIATION_MARK = "†"
+DEVIATION_NOTE = (
+    "† The run behind the number left images out (--on-error skip) or read labels outside the dataset's range: "
+    "not comparable with published numbers (hover for details; listed in its provenance)."
+)
+
+
+def cell_notes(cell: RunCell) -> tuple[str, str]:
+    """(mark, tooltip sentences) of a table cell backed by ``cell``: deviations, superseded runs."""
+    devs = deviations(cell.run)
+    notes = [deviation_text(devs)] if devs else []
+    if cell.superseded:
+        n = len(cell.superseded) + 1
+        notes.append(f"latest of {n} runs of this cell; the {n - 1} superseded are listed in its provenance")
+    return (DEVIATION_MARK if devs else ""), "; ".join(notes)
+
+
+def _with(title: str, extra: str) -> str:
+    return "; ".join(t for t in (title, extra) if t)
 
 
 def fill_command(method: dict, protocol: str, datasets: list[dict], extra: list[str] | None = None) -> str:
@@ -64,6 +103,8 @@ def fill_command(method: dict, protocol: str, datasets: list[dict], extra: list[
 
 def build(runs_dir: str | Path, *, figures_dir: Path | None = None, bootstrap: int = 1000) -> Report:
     runs = load_runs(runs_dir)
+    for run in runs:
+        check_record(run)
     report = Report(str(runs_dir), runs)
     matrix = within_dataset_matrix(runs)
     if matrix.rows:
@@ -111,19 +152,24 @@ def table1(matrix: Matrix, report: Report, n_boot: int) -> Table:
                 cmd = fill_command(row.method, "within_dataset", [col.dataset])
                 cells += [Cell(command=cmd), Cell(command=cmd)]
                 continue
-            report.used_runs.add(cell.run.run_id)
+            report.use(cell)
             s = cell.summary
             present.append(s)
             ci = _cell_ci(cell.run, n_boot)
+            mark, notes = cell_notes(cell)
             for metric in ("srcc", "plcc"):
                 iqr = f"IQR {fmt(s.get(metric + '_q1'))}–{fmt(s.get(metric + '_q3'))} over {s.get('n_splits')} splits"
                 cells.append(
                     Cell(
                         value=s.get(metric),
                         text=fmt(s.get(metric)),
-                        title=iqr + (f"; 95 % CI of the median SRCC {fmt(ci[0])}–{fmt(ci[1])}" if metric == "srcc" else ""),
+                        title=_with(
+                            iqr + (f"; 95 % CI of the median SRCC {fmt(ci[0])}–{fmt(ci[1])}" if metric == "srcc" else ""),
+                            notes,
+                        ),
                         run_id=cell.run.run_id,
                         extra=f"[{fmt(ci[0])}, {fmt(ci[1])}]" if metric == "srcc" and ci[0] == ci[0] else "",
+                        mark=mark,
                     )
                 )
         for metric in ("srcc", "plcc"):
@@ -135,7 +181,13 @@ def table1(matrix: Matrix, report: Report, n_boot: int) -> Table:
         table.rows.append(([row.label, row.method_type], cells))
     rank_columns(table)
     table.notes.append("Averages are over the datasets a method has; a method with missing cells is averaged over fewer.")
+    _note_marks(table)
     return table
+
+
+def _note_marks(table: Table) -> None:
+    if any(c.mark for _, cells in table.rows for c in cells):
+        table.notes.append(DEVIATION_NOTE)
 
 
 def _cell_ci(run: RunRecord, n_boot: int) -> tuple[float, float]:
@@ -171,6 +223,7 @@ def published_comparison(matrix: Matrix) -> list[dict[str, Any]]:
             ok, reasons = comparability(cell.run)
             rows.append(
                 {
+                    "mark": cell_notes(cell)[0],
                     "method": row.label,
                     "dataset": col.label,
                     "label": col.score_label,
@@ -229,7 +282,8 @@ def table2(runs: list[RunRecord], report: Report) -> Table | None:
     latest = latest_by(runs, "cross_dataset", lambda r: row_key(r.data["methods"][0]))
     if not latest:
         return None
-    methods = list(latest.values())
+    latest_cells = list(latest.values())
+    methods = [c.run for c in latest_cells]
     pairs: list[tuple[str, str]] = []
     for run in methods:
         for train, row in run.data["summary"]["srcc_matrix"].items():
@@ -252,17 +306,20 @@ def table2(runs: list[RunRecord], report: Report) -> Table | None:
     )
     for train, test in pairs:
         cells = []
-        for run in methods:
+        for latest_cell in latest_cells:
+            run = latest_cell.run
             value = run.data["summary"]["srcc_matrix"].get(train, {}).get(test)
             if value is None:
                 cmd = fill_command(run.data["methods"][0], "cross_dataset", [{"name": train}, {"name": test}])
                 cells.append(Cell(command=cmd))
                 continue
-            report.used_runs.add(run.run_id)
-            cells.append(Cell(value=value, text=fmt(value), run_id=run.run_id, title=f"{train} → {test}"))
+            report.use(latest_cell)
+            mark, notes = cell_notes(latest_cell)
+            cells.append(Cell(value=value, text=fmt(value), run_id=run.run_id, title=_with(f"{train} → {test}", notes), mark=mark))
         labels = [train + (" (synthetic)" if train in synthetic else ""), test + (" (synthetic)" if test in synthetic else "")]
         table.rows.append((labels, cells))
     rank_rows(table)
+    _note_marks(table)
     pub = []
     for train, test in pairs:
         for run in methods:
@@ -315,10 +372,11 @@ def table3(matrix: Matrix, report: Report) -> Table | None:
             if cell is None:
                 cells.append(Cell(command=fill_command(row.method, "within_dataset", [col.dataset])))
                 continue
-            report.used_runs.add(cell.run.run_id)
+            report.use(cell)
             v = cell.summary.get("srcc")
             vals.append(v)
-            cells.append(Cell(value=v, text=fmt(v), run_id=cell.run.run_id))
+            mark, notes = cell_notes(cell)
+            cells.append(Cell(value=v, text=fmt(v), run_id=cell.run.run_id, title=notes, mark=mark))
             pub = _published_variant(row.method, col.dataset["name"])
             if pub is not None and v is not None:
                 ok, reasons = comparability(cell.run)
@@ -331,6 +389,7 @@ def table3(matrix: Matrix, report: Report) -> Table | None:
         weights = (row.method.get("training") or {}).get("label") or row.method.get("weights_format") or "—"
         table.rows.append(([row.label, weights], cells))
     rank_columns(table)
+    _note_marks(table)
     if published_rows:
         table.notes.append("Published (" + published.source() + ", Table 3): " + "; ".join(published_rows) + ".")
     table.notes.append(
@@ -368,14 +427,14 @@ def figure1(runs: list[RunRecord], report: Report, out_dir: Path) -> list[Figure
     """t-SNE panels side by side per method, one figure per dataset/subset."""
     latest = latest_by(runs, "tsne", lambda r: (r.data["datasets"][0]["name"], r.data["summary"].get("subset"), row_key(r.data["methods"][0])))
     by_data: dict[tuple, list[RunRecord]] = {}
-    for (ds, subset, _), run in latest.items():
-        by_data.setdefault((ds, subset), []).append(run)
+    for (ds, subset, _), cell in latest.items():
+        report.use(cell)
+        by_data.setdefault((ds, subset), []).append(cell.run)
     figures = []
     for k, ((ds, subset), group) in enumerate(sorted(by_data.items(), key=lambda x: str(x[0]))):
         panels = []
         for run in group:
             s = run.data["summary"]
-            report.used_runs.add(run.run_id)
             panels.append(
                 TsnePanel(
                     title=_name(run.data["methods"][0]),
@@ -412,11 +471,12 @@ def figure4(runs: list[RunRecord], report: Report, out_dir: Path) -> list[Figure
     """gMAD: for each model pair, the defender fixed at the low and high level with the attacker's best and worst."""
     latest = latest_by(runs, "gmad", lambda r: (r.data["config"].get("pool"), tuple(sorted(row_key(m) for m in r.data["methods"]))))
     figures = []
-    for k, run in enumerate(latest.values()):
+    for k, cell in enumerate(latest.values()):
+        run = cell.run
         pairs = run.table("pairs")
         if pairs.empty or "best_file" not in pairs.columns:
             continue
-        report.used_runs.add(run.run_id)
+        report.use(cell)
         names = [c[len("best_"):] for c in pairs.columns if c.startswith("best_") and c not in ("best_image", "best_file")]
         methods = sorted(set(pairs["defender"]))
         for a, b in itertools.combinations(methods, 2):
@@ -431,8 +491,8 @@ def figure4(runs: list[RunRecord], report: Report, out_dir: Path) -> list[Figure
                     panels.append(
                         GmadPanel(
                             caption=f"({next(letters)}) Fixed {defender} at the {level}-quality level",
-                            best=(run.path / p["best_file"], _scores_text(p, "best", names)),
-                            worst=(run.path / p["worst_file"], _scores_text(p, "worst", names)),
+                            best=(_run_file(run, p["best_file"]), _scores_text(p, "best", names)),
+                            worst=(_run_file(run, p["worst_file"]), _scores_text(p, "worst", names)),
                             attacker=attacker,
                         )
                     )
@@ -458,6 +518,15 @@ def figure4(runs: list[RunRecord], report: Report, out_dir: Path) -> list[Figure
                 )
             )
     return figures
+
+
+def _run_file(run: RunRecord, name: str) -> Path:
+    """A file a run's table names: it must lie inside the run's folder (the report embeds it)."""
+    folder = run.path.resolve()
+    path = (folder / str(name)).resolve()
+    if folder not in path.parents:
+        raise IQABenchError(f"run {str(run.path)!r} names the file {str(name)!r}, outside its folder")
+    return path
 
 
 def _scores_text(pair, side: str, names: list[str]) -> str:

@@ -2,16 +2,82 @@
 
 A *row* of Table 1 is a method with its weights and options (ARNIQA trained on the demo is a
 different row from untrained ARNIQA); a *column* is a dataset with its label choice. When
-several runs fill the same cell, the latest is shown and the others are counted as superseded.
+several runs fill the same cell, the latest is shown; the others are superseded, and the report
+says how many in the cell's tooltip and lists them in the provenance of the run that replaced them.
+
+Every run record is checked for the fields the report reads (:func:`check_record`), so a damaged
+result.json is named in a one-line error instead of failing somewhere inside the report.
 """
 
 from __future__ import annotations
 
 import json
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
+from iqabench.errors import IQABenchError
 from iqabench.results import RunRecord
+
+# Summary fields the report formats as numbers (plus every "<metric>_q1" / "_q3").
+NUMERIC_SUMMARY = ("srcc", "plcc", "krcc", "plcc_logistic", "alpha", "n_splits")
+NUMERIC_TABLES = ("srcc_matrix", "srcc_by_type")  # nested {name: number} / {name: {name: number}}
+
+
+def check_record(run: RunRecord) -> None:
+    """One-line error naming the result.json when a field the report reads is missing or of the wrong type."""
+    where = f"run file {str(run.path / 'result.json')!r}"
+    data = run.data
+    if not isinstance(data.get("protocol"), str):
+        raise IQABenchError(f"{where} has no 'protocol'")
+    for part in ("methods", "datasets"):
+        items = data.get(part)
+        if not isinstance(items, list) or not items or not all(isinstance(x, dict) and isinstance(x.get("name"), str) for x in items):
+            raise IQABenchError(f"{where}: '{part}' must be a non-empty list of records with a 'name'")
+    summary = data.get("summary")
+    if not isinstance(summary, dict):
+        raise IQABenchError(f"{where} has no 'summary' (a damaged or hand-edited result?)")
+    for key, value in summary.items():
+        if key in NUMERIC_SUMMARY or key.endswith(("_q1", "_q3")):
+            _check_number(where, f"summary.{key}", value)
+        elif key in NUMERIC_TABLES:
+            _check_numbers(where, f"summary.{key}", value)
+    if not isinstance(data.get("images", {}), dict):
+        raise IQABenchError(f"{where}: 'images' must be a record")
+
+
+def _check_number(where: str, field_name: str, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+        raise IQABenchError(f"{where}: {field_name} is {value!r}, not a number")
+
+
+def _check_numbers(where: str, field_name: str, value: Any) -> None:
+    if not isinstance(value, dict):
+        raise IQABenchError(f"{where}: {field_name} must be a record of numbers, not {value!r}")
+    for key, inner in value.items():
+        (_check_numbers if isinstance(inner, dict) else _check_number)(where, f"{field_name}.{key}", inner)
+
+
+def deviations(run: RunRecord) -> list[dict[str, Any]]:
+    """The run's recorded deviations (runs written before they were recorded: from the skipped images)."""
+    if "deviations" in run.data:
+        return list(run.data["deviations"] or [])
+    failed = int((run.data.get("images") or {}).get("failed") or 0)
+    return [{"kind": "skipped_images", "count": failed, "total": run.data["images"].get("total")}] if failed else []
+
+
+def deviation_text(devs: list[dict[str, Any]]) -> str:
+    """One sentence for a cell's tooltip."""
+    parts = []
+    for d in devs:
+        if d.get("kind") == "skipped_images":
+            of = f" of {d['total']}" if d.get("total") else ""
+            parts.append(f"{d.get('count')}{of} images skipped (--on-error skip)")
+        elif d.get("kind") == "labels_out_of_range":
+            parts.append(f"{d.get('count')} labels of {d.get('dataset')} outside {d.get('bounds')}")
+        else:
+            parts.append(str(d.get("note") or d.get("kind")))
+    return "not comparable with published numbers: " + "; ".join(parts)
 
 
 def row_key(method: dict[str, Any]) -> str:
@@ -111,10 +177,12 @@ def ranks(values: dict[str, float]) -> dict[str, int]:
     return out
 
 
-def latest_by(runs: list[RunRecord], protocol: str, key) -> dict:
-    """The latest run of ``protocol`` for each ``key(run)`` (runs are oldest first)."""
-    out: dict = {}
+def latest_by(runs: list[RunRecord], protocol: str, key) -> dict[Any, Cell]:
+    """For each ``key(run)``: the latest run of ``protocol`` and the ones it supersedes (runs are oldest first)."""
+    out: dict[Any, Cell] = {}
     for run in runs:
         if run.data["protocol"] == protocol:
-            out[key(run)] = run
+            k = key(run)
+            previous = out.get(k)
+            out[k] = Cell(run, [previous.run, *previous.superseded] if previous else [])
     return out

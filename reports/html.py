@@ -18,6 +18,7 @@ from iqabench.results import RunRecord
 
 from . import published
 from .build import Report, build
+from .collect import deviation_text, deviations
 from .tables import to_csv_rows, to_latex
 
 
@@ -31,8 +32,9 @@ def _env() -> jinja2.Environment:
     )
 
 
-def provenance(run: RunRecord, base: Path | None = None) -> dict[str, Any]:
-    """What the report shows of a run; ``base`` (the report's folder) makes links to its files relative."""
+def provenance(run: RunRecord, superseded: list[RunRecord] | None = None, base: Path | None = None) -> dict[str, Any]:
+    """What the report shows of a run: its provenance, deviations, the older runs it superseded and its saved
+    models (``base``, the report's folder, makes the links to them relative)."""
     d = run.data
     env = d.get("environment", {})
     return {
@@ -68,6 +70,11 @@ def provenance(run: RunRecord, base: Path | None = None) -> dict[str, Any]:
         "git": env.get("git_revision") or "not a git checkout",
         "finished": d.get("finished"),
         "command": shlex.join(d.get("command") or []),
+        "deviations": deviation_text(deviations(run)) if deviations(run) else "",
+        "superseded": [
+            {"run_id": r.run_id, "finished": r.data.get("finished"), "path": str(r.path)}
+            for r in reversed(superseded or [])
+        ],
         "models": [
             (name, os.path.relpath(run.path / name, base) if base is not None else str(run.path / name))
             for name in (d.get("summary") or {}).get("models") or []
@@ -102,7 +109,7 @@ def render(report: Report, base: Path | None = None) -> str:
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         report=report,
         n_runs=len(report.runs),
-        provenance=[provenance(r, base) for r in report.runs if r.run_id in report.used_runs],
+        provenance=[provenance(r, report.superseded.get(r.run_id), base) for r in report.runs if r.run_id in report.used_runs],
         published_source=published.source(),
     )
 

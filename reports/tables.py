@@ -19,6 +19,7 @@ class Cell:
     run_id: str | None = None
     command: str | None = None  # for a missing cell: how to fill it
     extra: str = ""  # small text under the value (e.g. CI)
+    mark: str = ""  # e.g. "†": the run is not comparable with published numbers (explained in a note)
 
     @property
     def missing(self) -> bool:
@@ -84,6 +85,9 @@ _LATEX_SPECIAL = {
 }
 
 
+_LATEX_MARKS = {"†": r"\dagger"}
+
+
 def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
 
@@ -121,7 +125,10 @@ def to_latex(table: Table) -> str:
                 text = f"\\textbf{{{text}}}"
             elif c.rank == 2:
                 text = f"\\underline{{{text}}}"
-            values.append(text)
+            values.append(text + (f"$^{{{_LATEX_MARKS.get(c.mark, '*')}}}$" if c.mark else ""))
         lines.append(" & ".join([latex_escape(x) for x in labels] + values) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", ""]
+    if any(c.mark for _, cells in table.rows for c in cells):
+        lines.insert(-1, "% $^\\dagger$: the run left images out or read labels outside the dataset's range; "
+                         "not comparable with published numbers")
     return "\n".join(lines)

@@ -105,7 +105,7 @@ def test_constant_and_tiny_images_fail_with_one_line():
     batch[2] = 0.25
     with pytest.raises(IQABenchError, match=r"batch item 2\)"):
         method.extract(batch)
-    with pytest.raises(IQABenchError, match="at least 2×2"):
+    with pytest.raises(IQABenchError, match="at least 14×14"):
         method.extract(torch.rand(1, 3, 1, 5))
 
 

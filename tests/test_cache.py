@@ -216,3 +216,201 @@ def test_second_run_skips_extraction_and_cache_commands(cli, synth, tmp_path, mo
     off = cli(*args, "--no-cache")
     assert off.code == 0 and "found in the feature cache" not in off.err
     assert "empty" in cli("cache", "ls").out
+
+
+# -- no stale feature ---------------------------------------------------------------------------------
+
+
+def _equal_size_swap_pair(ds) -> tuple[Path, Path]:
+    """Two images of different content rewritten as uncompressed PNGs (equal sizes) with one mtime, as unzipped."""
+    from PIL import Image
+
+    paths = ds.index()["path"].tolist()
+    a, b = Path(paths[0]), Path(paths[7])
+    for p in (a, b):
+        with Image.open(p) as img:
+            img.load()
+            img.save(p, compress_level=0)
+    stamp = a.stat().st_mtime_ns
+    for p in (a, b):
+        os.utime(p, ns=(stamp, stamp))
+    assert a.stat().st_size == b.stat().st_size and a.read_bytes() != b.read_bytes()
+    return a, b
+
+
+def test_swapping_two_equal_size_files_recomputes_both(synth, tmp_path):
+    method, ds = _method(), _dataset(synth)
+    a, b = _equal_size_swap_pair(ds)
+    cache = FeatureCache(tmp_path / "cache")
+    _extract(method, ds, cache)
+    before = [(p.stat().st_size, p.stat().st_mtime_ns) for p in (a, b)]
+    swap = a.with_name("swap.tmp")
+    os.rename(a, swap)  # mv a swap; mv b a; mv swap b
+    os.rename(b, a)
+    os.rename(swap, b)
+    assert [(p.stat().st_size, p.stat().st_mtime_ns) for p in (a, b)] == before  # path, size, mtime: all unchanged
+    plain = _extract(method, ds)
+    again = _extract(method, ds, cache)
+    assert again.from_cache == N_IMAGES - 2
+    assert np.array_equal(again.rows, plain.rows)
+
+
+def test_verify_cache_rehashes_the_files_of_cached_images(synth, tmp_path, monkeypatch):
+    import hashlib
+
+    from iqabench import cache as cache_module
+
+    # A file system whose metadata never changes (some network and FAT mounts): only the path is seen.
+    monkeypatch.setattr(cache_module, "image_key", lambda p: hashlib.sha256(str(p).encode()).hexdigest()[:32])
+    method, ds = _method(), _dataset(synth)
+    _extract(method, ds, FeatureCache(tmp_path / "cache"))
+    paths = ds.index()["path"].tolist()
+    Path(paths[0]).write_bytes(Path(paths[9]).read_bytes())
+    plain = _extract(method, ds)
+    trusting = _extract(method, ds, FeatureCache(tmp_path / "cache"))
+    assert trusting.from_cache == N_IMAGES and not np.array_equal(trusting.rows, plain.rows)  # what the keys allow
+    verified = _extract(method, ds, FeatureCache(tmp_path / "cache", verify=True))
+    assert verified.from_cache == N_IMAGES - 1
+    assert np.array_equal(verified.rows, plain.rows)
+
+
+EDITED_PLUGIN = '''
+import torch
+
+from iqabench import Method, Views, register_method
+
+
+@register_method("edited-stats")
+class EditedStats(Method):
+    description = "test method whose extract the test edits"
+    views = Views(crops=0)
+
+    def extract(self, batch):
+        return torch.stack([batch.mean((1, 2, 3)), batch.std((1, 2, 3))], dim=1) * {scale}
+'''
+
+
+def _fresh_plugin(path: Path):
+    """Load ``path`` as a new process would (a module already imported from it is forgotten first)."""
+    import sys
+
+    if "edited-stats" in registry.methods:
+        sys.modules.pop(registry.methods.get("edited-stats").__module__, None)
+    registry.load_plugin_file(path)
+    return registry.methods.get("edited-stats")()
+
+
+def test_changed_plugin_code_gets_new_features(synth, tmp_path):
+    plugin = tmp_path / "edited.py"
+    plugin.write_text(EDITED_PLUGIN.format(scale=1))
+    cache, ds = FeatureCache(tmp_path / "cache"), _dataset(synth)
+    first = _extract(_fresh_plugin(plugin), ds, cache)
+    assert _extract(_fresh_plugin(plugin), ds, cache).from_cache == N_IMAGES  # same code: reused
+
+    plugin.write_text(EDITED_PLUGIN.format(scale=2))  # same name, options, views, version
+    second = _extract(_fresh_plugin(plugin), ds, cache)
+    assert second.from_cache == 0
+    assert np.allclose(second.rows, 2 * first.rows)
+    # Built-in methods are keyed by their `version`, not by their source.
+    assert registry.methods.get("brisque")().identity()["code_sha256"] is None
+
+
+# -- resumable runs, concurrent writers --------------------------------------------------------------
+
+
+def test_interrupted_extraction_keeps_the_finished_images(synth, tmp_path):
+    cache = FeatureCache(tmp_path / "cache", shard_images=1000, shard_seconds=1e9)  # nothing written before the end
+    method, ds = _method("tiny-slow"), _dataset(synth)  # one image per batch
+    calls = {"n": 0}
+    extract = method.extract
+
+    def interrupted_at_the_sixth(batch):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt  # Ctrl-C during the sixth image
+        return extract(batch)
+
+    method.extract = interrupted_at_the_sixth
+    with pytest.raises(KeyboardInterrupt):
+        _extract(method, ds, cache)
+    resumed = _extract(_method("tiny-slow"), ds, cache)
+    assert resumed.from_cache == 5
+    assert np.array_equal(resumed.rows, _extract(_method("tiny-slow"), ds).rows)
+
+
+def test_cache_clear_during_a_run_leaves_no_orphan_shard(synth, tmp_path):
+    root = tmp_path / "cache"
+    method, ds = _method(), _dataset(synth)
+    pair = FeatureCache(root, shard_images=1000, shard_seconds=1e9).for_pair(method, ds)
+    ids = ds.index()["image_id"].tolist()
+    pair.lookup(ids)  # a run starts and buffers features ...
+    pair.store({i: np.full((1, 4), k, np.float32) for k, i in enumerate(ids[:10])})
+    assert FeatureCache(root).clear()["methods"] == 1  # ... `iqabench cache clear` in another shell ...
+    pair.flush()  # ... then the run writes its buffer
+    [entry] = FeatureCache(root).entries()
+    assert entry.n_images == 10 and entry.datasets == ["synth-mos"] and not entry.corrupt
+    assert FeatureCache(root).clear()["images"] == 10
+    assert not list(root.rglob("*.shard"))
+
+
+CONCURRENT_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+    from iqabench.cache import FeatureCache, PairCache
+
+    root, files, part, go = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+    paths = sorted(files.glob("*.bin"))[part::2]  # like a torchrun rank: every other image
+    index = pd.DataFrame({"image_id": [p.name for p in paths], "path": [str(p) for p in paths]})
+    cache = FeatureCache(root, shard_images=1, shard_seconds=1e9)
+    identity = {"name": "concurrent", "views": {"crops": 0}}
+    while not go.exists():
+        time.sleep(0.001)
+    for i in range(len(index)):
+        pair = PairCache(cache, identity, "shared", index.iloc[[i]])
+        image_id = index["image_id"].iloc[i]
+        pair.lookup([image_id])
+        pair.store({image_id: np.full((1, 3), int(image_id[:4]), np.float32)})
+        pair.flush()
+    print("done")
+    """
+)
+
+
+def test_concurrent_writers_to_one_method_folder(tmp_path):
+    import pandas as pd
+
+    from iqabench.cache import PairCache
+
+    files, root, go = tmp_path / "files", tmp_path / "cache", tmp_path / "go"
+    files.mkdir()
+    n = 160
+    for k in range(n):
+        (files / f"{k:04d}.bin").write_bytes(k.to_bytes(2, "little"))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", CONCURRENT_WRITER, str(root), str(files), str(part), str(go)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for part in (0, 1)
+    ]
+    time.sleep(1.0)  # both import and wait for the start signal
+    go.touch()
+    for p in procs:
+        out, err = p.communicate(timeout=240)
+        assert p.returncode == 0 and "done" in out, err[-2000:]
+
+    [entry] = FeatureCache(root).entries()
+    assert entry.n_images == n and entry.n_shards == n and not entry.corrupt
+    paths = sorted(files.glob("*.bin"))
+    manifest = set((entry.path / "datasets" / "shared.keys").read_text().split())
+    assert manifest == {image_key(p) for p in paths}  # neither writer's bookkeeping lost the other's
+    index = pd.DataFrame({"image_id": [p.name for p in paths], "path": [str(p) for p in paths]})
+    found = PairCache(FeatureCache(root), {"name": "concurrent", "views": {"crops": 0}}, "shared", index).lookup(
+        index["image_id"].tolist()
+    )
+    assert len(found) == n and all(rows[0, 0] == int(i[:4]) for i, rows in found.items())
+    assert FeatureCache(root).clear(dataset="shared")["images"] == n

@@ -49,6 +49,12 @@ class _Data(Dataset):
         return pd.DataFrame({"image_id": ["a"], "path": ["a"], "score": [1.0], "ref": ["r"]})
 
 
+def _result(summary, images, split_sets, protocol="within_dataset"):
+    from iqabench.results import Result
+
+    return Result(protocol, {}, [], [], summary, images=images, split_sets=split_sets)
+
+
 def test_every_reason_is_listed():
     from iqabench.methods.brisque import BRISQUE
 
@@ -57,12 +63,10 @@ def test_every_reason_is_listed():
             return {**super().card(), "subset": {"n_images": 1, "complete": False}}
 
     record = comparability.assess(
-        "within_dataset",
+        _result({"regressor": "ridge"}, {"failed": 3, "total": 60, "failures": []},
+                {"kadid10k": {"set": "generated", "reference_disjoint": False}}),
         [BRISQUE()],
         [Subset(label="other")],
-        {"regressor": "ridge"},
-        {"failed": 3},
-        {"kadid10k": {"set": "generated", "reference_disjoint": False}},
     )
     assert record["comparable"] is False
     reasons = "\n".join(record["reasons"])
@@ -72,13 +76,14 @@ def test_every_reason_is_listed():
         "kadid10k: a subset of the dataset (1 images)",
         "kadid10k: split set 'generated', not the paper's ('arniqa')",
         "kadid10k: splits not reference-disjoint",
-        "3 image(s) skipped",
+        "3 skipped images",
     ):
         assert expected in reasons
-    clean = comparability.assess("within_dataset", [BRISQUE()], [_Data()], {"regressor": "svr"}, {"failed": 0},
-                                 {"kadid10k": {"set": "arniqa", "reference_disjoint": True}})
+    clean = comparability.assess(_result({"regressor": "svr"}, {"failed": 0},
+                                         {"kadid10k": {"set": "arniqa", "reference_disjoint": True}}),
+                                 [BRISQUE()], [_Data()])
     assert clean == {"paper": comparability.PAPER, "comparable": True, "reasons": []}
-    assert comparability.assess("gmad", [BRISQUE()], [_Data()], {}, {}, {}) is None
+    assert comparability.assess(_result({}, {}, {}, "gmad"), [BRISQUE()], [_Data()]) is None
 
 
 def test_released_regressor_on_its_own_dataset(release_file, tmp_path, caplog):
@@ -88,8 +93,8 @@ def test_released_regressor_on_its_own_dataset(release_file, tmp_path, caplog):
     torch.jit.save(torch.jit.script(_Reg(1024)), str(reg))
     method = _arniqa(weights=release_file, regressor=str(reg))
     assert method.fitted_on() == {"kadid10k"}
-    record = comparability.assess("within_dataset", [method], [_Data()], {"regressor": "identity"}, {},
-                                  {"kadid10k": {"set": "arniqa"}})
+    record = comparability.assess(_result({"regressor": "identity"}, {}, {"kadid10k": {"set": "arniqa"}}),
+                                  [method], [_Data()])
     assert "kadid10k: arniqa's regressor was fitted on this dataset's images" in record["reasons"]
     assert any("released kadid10k regressor" in r for r in record["reasons"])
 

@@ -126,3 +126,79 @@ def test_delta_vs_paper_only_for_comparable_cells(runs):
 def test_not_comparable_reasons_shown(html):
     text = html.read_text()
     assert "not comparable: live: split set &#39;generated&#39;, not the paper&#39;s (&#39;arniqa&#39;)" in text
+
+
+def _report_of(runs, tmp_path):
+    from iqabench.reports.build import build
+    from iqabench.reports.html import write_report
+
+    out = tmp_path / "report.html"
+    write_report(runs, out)
+    return build(runs), out.read_text()
+
+
+def test_run_with_skipped_images_is_marked_not_comparable(tmp_path):
+    import json
+
+    import numpy as np
+
+    from tests.fixtures.report_runs import _dataset, _method, _within
+
+    runs, rng = tmp_path / "runs", np.random.default_rng(3)
+    failures = [{"image_id": f"img{i:03d}.png", "reason": "truncated image"} for i in (4, 9, 17)]
+    _within(_method("brisque", method_type="Handcrafted"), _dataset("live"), 0.8, runs, rng,
+            images={"total": 60, "scored": 57, "failed": 3, "failures": failures})
+    _within(_method("niqe", method_type="Handcrafted"), _dataset("live"), 0.7, runs, rng)
+    records = [json.loads(p.read_text()) for p in runs.rglob("result.json")]
+    by_method = {r["methods"][0]["name"]: r for r in records}
+    [skipped] = by_method["brisque"]["deviations"]
+    assert (skipped["kind"], skipped["count"], skipped["total"]) == ("skipped_images", 3, 60)
+    assert skipped["first"] == ["img004.png", "img009.png", "img017.png"]
+    assert by_method["niqe"]["deviations"] == []
+
+    report, html = _report_of(runs, tmp_path)
+    cells = {labels[0]: row for labels, row in report.table("table1").rows}
+    assert cells["brisque"][0].mark == "†" and "3 of 60 images skipped" in cells["brisque"][0].title
+    assert cells["niqe"][0].mark == ""
+    assert any("not comparable with published numbers" in n for n in report.table("table1").notes)
+    table1 = html.split('id="table1-grid"')[1].split("</table>")[0]
+    assert table1.count('<span class="mark">†</span>') == 2  # brisque's SRCC and PLCC, not niqe's
+    assert "3 of 60 images skipped (--on-error skip)" in html
+
+
+def test_superseded_runs_are_counted_and_listed(tmp_path):
+    import numpy as np
+
+    from tests.fixtures.report_runs import _dataset, _method, _within
+
+    runs, rng = tmp_path / "runs", np.random.default_rng(4)
+    for quality in (0.5, 0.6, 0.9):  # three runs of one cell, the last one shown
+        _within(_method("brisque", method_type="Handcrafted"), _dataset("live"), quality, runs, rng)
+    report, html = _report_of(runs, tmp_path)
+    [(labels, cells)] = report.table("table1").rows
+    newest = max(report.runs, key=lambda r: r.data["finished"])
+    assert cells[0].run_id == newest.run_id
+    assert "latest of 3 runs of this cell" in cells[0].title
+    older = [r.run_id for r in report.runs if r.run_id != newest.run_id]
+    assert sorted(r.run_id for r in report.superseded[newest.run_id]) == sorted(older)
+    provenance = html.split('id="provenance"')[1]
+    assert "2 older runs of the same result" in provenance
+    assert all(run_id in provenance for run_id in older)
+
+
+def test_report_embeds_only_files_inside_a_run_folder(tmp_path):
+    import pandas as pd
+    from iqabench.reports.html import write_report
+
+    from iqabench.errors import IQABenchError
+    from tests.fixtures.report_runs import _png
+
+    runs = tmp_path / "runs"
+    write_report_runs(runs)
+    [pairs_csv] = list(runs.rglob("pairs.csv"))
+    (tmp_path / "private.png").write_bytes(_png((1, 2, 3)))
+    pairs = pd.read_csv(pairs_csv)
+    pairs.loc[0, "best_file"] = "../../private.png"  # a hand-edited run pointing elsewhere
+    pairs.to_csv(pairs_csv, index=False)
+    with pytest.raises(IQABenchError, match=r"names the file '\.\./\.\./private\.png', outside its folder"):
+        write_report(runs, tmp_path / "report.html")

@@ -30,6 +30,29 @@ COMMANDS = {
 }
 
 
+# Library warnings about conditions iqabench handles and reports itself: never shown to the user.
+QUIET_WARNINGS = (
+    # nan-medians over undefined correlations (a constant prediction): the result says "n/a" / null
+    (r"All-NaN slice encountered", RuntimeWarning),
+    # torch.load(weights_only=True) of a file pickled with protocol != 2: read correctly all the same
+    (r"Detected pickle protocol", UserWarning),
+)
+
+
+def quiet_library_warnings() -> None:
+    """Drop :data:`QUIET_WARNINGS`; show any other warning as one line (no source file and line)."""
+    import warnings
+
+    for message, category in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category)
+    warnings.showwarning = _one_line_warning
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    text = " ".join(str(message).split())
+    logging.getLogger("iqabench").warning(f"warning: {category.__name__}: {text}")
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -86,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    quiet_library_warnings()
     try:
         code = cli.main(args=args, prog_name="iqabench", standalone_mode=False, obj={"argv": list(args)})
         if isinstance(code, int) and code != 0:  # ctx.exit(n) returns n when standalone_mode is off

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -77,19 +78,24 @@ def _scoped(values: tuple[str, ...], names: list[str], option: str) -> dict[str,
               help="Where methods run; auto picks CUDA when available.")
 @click.option("--runs", "runs_dir", type=click.Path(file_okay=False), default="runs", show_default=True,
               metavar="DIR", help="Folder receiving one sub-folder per result (never overwritten).")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the generated splits and of any randomness in the protocol.")
 @click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
               help="An image that cannot be read or scored stops the run (raise) or is skipped, counted in the "
                    "result and shown in the report (skip).")
-@click.option("--batch-size", type=int, default=None, metavar="N", help="Crops per forward pass (default: the method's).")
-@click.option("--workers", type=int, default=None, metavar="N",
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Crops per forward pass (default: the method's).")
+@click.option("--workers", type=click.IntRange(min=0), default=None, metavar="N",
               help="Image-decoding worker processes (default: 0 on CPU, 4 on CUDA).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the feature cache ($IQABENCH_HOME/cache).")
+@click.option("--verify-cache", is_flag=True,
+              help="Re-hash the file of every cached image and recompute those whose content changed since their "
+                   "features were stored (for file systems whose inodes or change times are unreliable).")
 @plugin_option
 @click.pass_context
 def run_cmd(ctx, methods, protocol, datasets, data_root, weights, label, method_options, dataset_options,
-            protocol_options, split_set, splits_file, allow_reference_overlap, published_as, device, runs_dir, seed, on_error, batch_size, workers, no_cache, plugins):
+            protocol_options, split_set, splits_file, allow_reference_overlap, published_as, device, runs_dir, seed,
+            on_error, batch_size, workers, no_cache, verify_cache, plugins):
     """Evaluate METHODs on DATASETs with a PROTOCOL; write runs/<run-id>/result.json and tables.
 
     \b
@@ -98,7 +104,7 @@ def run_cmd(ctx, methods, protocol, datasets, data_root, weights, label, method_
       iqabench run --method arniqa --weights ARNIQA.pth --protocol cross_dataset \\
           --dataset live --dataset kadid10k --data-root ~/iqa-data
     """
-    from ..runner import DatasetSpec, MethodSpec, execute, headline
+    from ..runner import DatasetSpec, MethodSpec, execute, headline, skipped_summary
 
     load_plugins(plugins)
     weights_by = _per_name(weights, list(methods), "--weights", "method")
@@ -122,7 +128,11 @@ def run_cmd(ctx, methods, protocol, datasets, data_root, weights, label, method_
         allow_reference_overlap=allow_reference_overlap,
         published_as=published_as,
         use_cache=not no_cache,
+        verify_cache=verify_cache,
         command=["iqabench", *(ctx.find_root().obj or {}).get("argv", sys.argv[1:])],
     )
     for path, result in written:
         click.echo(f"{path}  {headline(result)}")
+    skipped = skipped_summary(written)
+    if skipped:
+        logging.getLogger("iqabench").warning(skipped)
