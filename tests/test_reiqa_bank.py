@@ -256,6 +256,10 @@ def line_kernel(k: int, vertical: bool, index: int) -> np.ndarray:
 
 @pytest.mark.parametrize("level", [2, 5])
 def test_lens_blur_is_ndimage_convolve_into_uint8(level, img):
+    # Re-IQA's disc is MATLAB's fspecial('disk') (its port keeps the arc terms element by element):
+    # fspecial('disk', 2) to 4 decimals, no negative weights.
+    disc2 = np.array([[0, 0.0170, 0.0381], [0.0170, 0.0784, 0.0796], [0.0381, 0.0796, 0.0796]])
+    assert np.abs(kernels.disk(2.0)[:3, :3] - disc2).max() < 5e-5 and (kernels.disk(8.0) >= 0).all()
     # A truncating uint8 output, not a rounding one: scipy's float sums of flat regions fall 1 − ε short.
     assert_same(ours("lensblur", img, level), convolve_u8(img, kernels.disk(float(bank.LENSBLUR[level - 1]))))
 

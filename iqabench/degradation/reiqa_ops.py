@@ -294,11 +294,13 @@ def bspline_warp(x: Tensor, dy: Tensor, dx: Tensor) -> Tensor:
     wy, wx = _cubic_weights(cy - fy), _cubic_weights(cx - fx)
     iy = [_reflect_index(fy.long() + k - 1, h) * w for k in range(4)]
     ix = [_reflect_index(fx.long() + k - 1, w) for k in range(4)]
-    out = torch.zeros((n, c, h * w), dtype=torch.float64, device=x.device)
-    for a in range(4):
+    out = None
+    for a in range(4):  # Σ_a wy_a · Σ_b wx_b · c[iy_a, ix_b]
+        inner = None
         for b in range(4):
             index = (iy[a] + ix[b]).view(n, 1, h * w).expand(n, c, h * w)
-            weight = (wy[a] * wx[b]).view(n, 1, h * w)
-            out += torch.gather(coeff, 2, index) * weight
+            term = torch.gather(coeff, 2, index).mul_(wx[b].view(n, 1, h * w))
+            inner = term if inner is None else inner.add_(term)
+        inner.mul_(wy[a].view(n, 1, h * w))
+        out = inner if out is None else out.add_(inner)
     return out.view(n, c, h, w)
-

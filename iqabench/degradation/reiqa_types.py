@@ -85,6 +85,7 @@ FIXES: dict[str, str] = {
                           "int((k − 1)/2) while scipy centres at k//2, shifting the blur by one pixel",
 }
 
+
 def _rounding(fixes: frozenset) -> bool:
     return "round8" in fixes
 
@@ -161,7 +162,8 @@ def _mapmm(e: Tensor) -> Tensor:
 
 
 def _percentile(e: Tensor, q: float) -> Tensor:
-    """``numpy.percentile(e, 100·q)`` per image (linear), returned as float32 N×1×1×1."""
+    """``numpy.percentile(e, 100·q)`` of a float32 map per image (method 'linear', numpy's arithmetic:
+    float32 neighbours and difference, float64 interpolation), float64 N×1×1×1."""
     flat = e.flatten(1).sort(dim=1).values
     n = flat.shape[1]
     virtual = n * q + (1 + q * -1) - 1  # numpy's virtual index for method 'linear'
@@ -171,7 +173,7 @@ def _percentile(e: Tensor, q: float) -> Tensor:
     a, b = flat[:, below].double(), flat[:, above].double()
     diff = (flat[:, above] - flat[:, below]).double()
     value = b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
-    return value.float().view(-1, 1, 1, 1)
+    return value.view(-1, 1, 1, 1)
 
 
 def _edge_map(im: Tensor) -> Tensor:
@@ -181,8 +183,8 @@ def _edge_map(im: Tensor) -> Tensor:
     e = torch.hypot(np_gradient(gray, 2), np_gradient(gray, 3))
     e = _mapmm(ndi_gaussian(e, 4.0))
     e = _mapmm(e.clamp(0.1, 1.0))
-    hi = _percentile(e, 0.99)
-    lo = (1 - _percentile(1 - e, 0.99).double()).float()
+    hi = _percentile(e, 0.99).float()  # numpy 1.x clips a float32 array at float32 bounds
+    lo = (1 - _percentile(1 - e, 0.99)).float()
     return _mapmm(torch.minimum(torch.maximum(e, lo), hi))  # np.clip(e, lo, hi)
 
 
@@ -208,6 +210,7 @@ def color_shift(u: Tensor, li: Tensor, a: Tensor, fixes: frozenset) -> Tensor:
     p = max(s) (numpy 'symmetric'), then ``np.roll`` *without an axis*, which rolls the flattened
     padded image by s0 + s1: a rightward shift by s0 + s1 whose first columns wrap to the previous
     row's right border when both are non-zero; cropped. ``colorshift_2d``: down s0, right s1."""
+    _require_size(u, max(COLORSHIFT), "colorshift")  # numpy's one-reflection padding
     n, _, h, w = u.shape
     s = color_shift_amounts(a, li)
     p = s.max(dim=1).values.view(n, 1, 1)
