@@ -111,11 +111,31 @@ def test_sample_is_24_query_key_pairs_built_as_the_reference(images):
 
 def test_config_errors_are_one_line(images):
     for key, value, message in [("patch_size", 8, "patch_size must be at least"), ("n_aug", 27, "n_aug must be in 0..26"),
-                                ("n_scale", 3, "n_scale must be 1 or 2"), ("overlap", [0.3, 0.1], "overlap must be")]:
+                                ("n_scale", 3, "n_scale must be 1 or 2"), ("overlap", [0.3, 0.1], "overlap must be"),
+                                ("bank_fixes", ["round"], "config data.bank_fixes: unknown Re-IQA bank fix 'round'")]:
         cfg = tiny_config(images)
         cfg["data"][key] = value
         with pytest.raises(IQABenchError, match=message):
             _task(cfg)
+
+
+def test_bank_fixes_are_a_config_option_applied_to_the_versions_and_recorded(images):
+    from iqabench.degradation.reiqa_bank import distorted_versions
+    from iqabench.training.reiqa import cut_pair
+
+    cfg = tiny_config(images)
+    assert _task(cfg).model_info()["bank_fixes"] == []  # default: the bank the released encoder saw
+    cfg["data"]["bank_fixes"] = ["round8", "motionblur_centred"]
+    task = _task(cfg)
+    assert task.model_info()["bank_fixes"] == ["motionblur_centred", "round8"]
+    image, spec = next(iter(task.batches(0, 0)))[0]
+    spec = dict(spec, ids=[26, 4, 17, 2, 3, 5, 6, 7, 8, 9, 10], levels=[3] * 11)
+    out = task.instances(image, spec)
+    gen = torch.Generator().manual_seed(spec["seed"])
+    full = distorted_versions(image.float().div(255).unsqueeze(0), spec["ids"], spec["levels"], gen,
+                              fixes=["round8", "motionblur_centred"])
+    a, _ = cut_pair(full, spec["plans"][0], 32)
+    assert torch.equal(torch.stack([out[v, 3:] if v < 6 else out[v, :3] for v in range(12)]), a)
 
 
 # -- MoCo ------------------------------------------------------------------------------------------

@@ -1,257 +1,177 @@
 """Re-IQA's distortion bank: 26 types × 5 levels, batched in torch (baselines.md §1.2).
 
 Re-IQA trains its quality-aware encoder on versions of each pristine image distorted by
-``datasets/iqa_distortions.py``: 26 Python ports of KADID-style distortions (no JPEG 2000, no
-quantisation) working on 8-bit PIL images. This module is that bank as data
+``datasets/iqa_distortions.py`` (``avinabsaha/ReIQA``): 26 KADID-style distortions written for
+8-bit PIL images with numpy, scikit-image, scipy and Pillow. This module is that bank as data
 (:data:`REIQA_BANK`, :data:`REIQA_IDS`) and one batched entry point, :func:`distort_reiqa`, with
-the same contract as :func:`iqabench.degradation.distort`: N×3×H×W float in [0, 1] on any device,
-1-based levels (level k = the reference's index k − 1), randomness from a ``torch.Generator``,
-input never modified, output clipped. Unlike the ARNIQA model, every output is **rounded to 8
-bits** (the reference's functions return PIL images).
+the contract of :func:`iqabench.degradation.distort` (N×3×H×W float in [0, 1] on any device,
+1-based levels, randomness from a ``torch.Generator``, input never modified) and an 8-bit result.
 
-Where a type is the same operation as one of iqabench's ARNIQA degradation model with the same
-level table, that implementation is reused (``BankEntry.reuses`` names it); where the operation is
-the same but Re-IQA's parameters differ, the ARNIQA primitives are reused with Re-IQA's values
-(JPEG quality 70…7 through libjpeg, which is bit-identical to Pillow's; mean shift and contrast
-tables in Re-IQA's order; colour diffusion, LAB chroma and brighten on the LAB of RGB, without the
-channel-reversal quirk of ARNIQA's reference). New operations: Pillow's Gaussian blur (a radius,
-three extended box blurs: :mod:`.pil_ops`), "denoise", down/up resizing with Pillow's bicubic,
-bilinear, nearest and Lanczos filters, a Laplacian sharpening of LAB L and a horizontal or
-vertical line motion blur. The decisions where the reference is not documented are listed in
-``docs/reiqa.md``.
+By default every type is **what the released encoder was trained on**, quirks included: most
+types truncate to 8 bits (``astype(uint8)``) instead of rounding, the colour types use
+scikit-image's conversions, blurs that go through ``scipy.ndimage.convolve`` sum their taps in
+scipy's order before truncating (:mod:`.reiqa_ops`), and the random draws follow the reference's
+shapes and orders. Four intended-behaviour fixes are options (:data:`FIXES`, ``fixes=``); they
+change what the encoder sees, so a model trained with them is not the released one's twin.
+Measured parity and the method: ``docs/reiqa.md``.
+
+The 26 implementations are in :mod:`.reiqa_types`: each ``BankEntry.apply(u, level_indices, draws,
+fixes)`` works on 8-bit values held as float64 (0..255), and a random type's ``BankEntry.draw`` makes
+all its random draws first, so tests can pass the draws they want.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import IQABenchError, unknown_name
-from . import blur, brightness, color, kernels, noise, rng, spatial
-from .batching import by_level, per_sample
 from .catalog import apply_type
-from .colorspace import lab_to_rgb, rgb_to_lab
-from .curves import parabola, parabola_coefficients, spline5, spline5_coefficients
-from .filtering import filter2d, filter_separable
-from .pil_ops import pil_box_blur, pil_gaussian_blur, pil_resize, quantize8
+from .reiqa_types import (
+    BRIGHTEN,
+    COLORBLOCK,
+    COLORDIFF,
+    COLORSAT_HSV,
+    COLORSAT_LAB,
+    COLORSHIFT,
+    CONTRAST,
+    DARKEN,
+    DENOISE,
+    FIXES,
+    GAUBLUR,
+    HIGHSHARPEN,
+    IMPULSENOISE,
+    JITTER,
+    JPEG,
+    LENSBLUR,
+    MEANSHIFT,
+    MOTION_LINE,
+    MULTNOISE,
+    NONECCPATCH,
+    PIXELATE,
+    RESIZE,
+    RESIZE_NEAREST,
+    WHITENOISE,
+    WHITENOISE_YCBCR,
+    ApplyFn,
+    brighten,
+    color_block,
+    color_diffusion,
+    color_saturation_hsv,
+    color_saturation_lab,
+    color_shift,
+    contrast,
+    darken,
+    denoise,
+    draw_color_block,
+    draw_color_shift,
+    draw_denoise,
+    draw_jitter,
+    draw_motion,
+    draw_noneccentricity,
+    draw_normal,
+    draw_pixel_uniform,
+    gaussian_blur,
+    high_sharpen,
+    impulse_noise,
+    jitter,
+    jpeg,
+    lens_blur,
+    mean_shift,
+    motion_blur,
+    multiplicative_noise,
+    non_eccentricity_patch,
+    pixelate,
+    resize,
+    white_noise,
+    white_noise_ycbcr,
+)
 
 NUM_TYPES = 26
 
-GAUBLUR_PIL = (0.1, 0.5, 1.0, 2.0, 5.0)  # Pillow GaussianBlur radius (= σ, as three box blurs)
-JPEG_PIL = (70, 43, 36, 24, 7)  # quality
-DENOISE = (0.001, 0.002, 0.003, 0.005, 0.01)  # white-noise variance before the smoothing
-MEANSHIFT = (0.15, 0.08, 0.0, -0.08, -0.15)  # added; level 3 is the identity
-RESIZE = (2, 3, 4, 8, 16)  # down-scaling factor (bicubic, bilinear, Lanczos)
-RESIZE_NEAREST = (2, 3, 4, 5, 6)
-HIGHSHARPEN = (1.0, 2.0, 3.0, 6.0, 12.0)  # k in L − k·∇²L
-CONTRAST = (0.3, 0.15, 0.0, -0.4, -0.6)  # a: spline through (.3, .25 − a/4), (.7, .75 + a/4)
-MOTION_LINE = (12, 16, 20, 24, 28)  # line length (px)
-
-DENOISE_GAUSSIAN_RADIUS = 3.0  # Pillow GaussianBlur(3) ...
-DENOISE_BOX_RADIUS = 2.0  # ... or BoxBlur(2), one of the two per image
-
-# 3×3 Laplacian (4-neighbour), as cv2.Laplacian(ksize=1).
-_LAPLACIAN = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
-
-BankFn = Callable[[Tensor, Tensor, "torch.Generator | None"], Tensor]
+Draws = Any
+DrawFn = Callable[[Tensor, Tensor, torch.Generator], Draws]
 
 
 @dataclass(frozen=True)
 class BankEntry:
     """One type of the bank: ``id`` is the reference's number (1..26), ``levels`` its level values
-    (index 0..4 in the reference = level 1..5 here), ``reuses`` the ARNIQA degradation type whose
-    implementation (and level table) it shares, if any."""
+    (index 0..4 in the reference = level 1..5 here). ``apply(u, li, draws, fixes)`` works on 8-bit
+    values (float64, 0..255); ``draw`` (random types only) makes its random draws."""
 
     id: int
     key: str
     group: str  # iqabench.dataset.DIST_GROUPS, for figures
     levels: tuple[float, ...]
     description: str
-    deterministic: bool
-    fn: BankFn = field(repr=False, compare=False)
-    reuses: str | None = None
+    apply: ApplyFn = field(repr=False, compare=False)
+    draw: DrawFn | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def deterministic(self) -> bool:
+        return self.draw is None
 
 
-# -- new operations --------------------------------------------------------------------------------
-def gaussian_blur_pil(x: Tensor, li: Tensor, gen: torch.Generator | None) -> Tensor:
-    """Pillow ``GaussianBlur(radius)`` (three extended box blurs per axis, replicate borders)."""
-    return by_level(x, li, lambda xs, level: pil_gaussian_blur(quantize8(xs), GAUBLUR_PIL[level]))
-
-
-def jpeg_pil(x: Tensor, li: Tensor, gen: torch.Generator | None) -> Tensor:
-    """Pillow's ``save(format='JPEG', quality=q)`` round trip (libjpeg, 4:2:0): torchvision's encoder,
-    bit-identical to Pillow's on the same 8-bit image (tested), rounded (not truncated) to 8 bits."""
-    from torchvision.io import decode_jpeg, encode_jpeg
-
-    def run(u8: Tensor, level: int) -> Tensor:
-        encoded = encode_jpeg(list(u8.contiguous().unbind(0)), quality=JPEG_PIL[level])
-        if u8.is_cuda:
-            encoded = [e.cpu() for e in encoded]
-        return torch.stack(decode_jpeg(encoded, device=u8.device))
-
-    u8 = x.clamp(0.0, 1.0).mul(255.0).round_().to(torch.uint8)
-    return by_level(u8, li, run).to(x.dtype).div_(255.0)
-
-
-def denoise(x: Tensor, li: Tensor, gen: torch.Generator) -> Tensor:
-    """White Gaussian noise of the level's variance (8-bit result), then per image either Pillow's
-    GaussianBlur(3) or BoxBlur(2), each with probability ½ (the "denoiser" the reference applies)."""
-    noisy = quantize8(x + rng.randn(tuple(x.shape), gen, x.device, x.dtype) * per_sample(DENOISE, li, x).sqrt_())
-    use_gaussian = rng.rand((x.shape[0],), gen, torch.device("cpu"), torch.float64) < 0.5
-    out = torch.empty_like(noisy)
-    for flag, smooth in ((True, lambda t: pil_gaussian_blur(t, DENOISE_GAUSSIAN_RADIUS)),
-                         (False, lambda t: pil_box_blur(t, DENOISE_BOX_RADIUS, 1))):
-        idx = (use_gaussian == flag).nonzero().squeeze(1)
-        if len(idx):
-            idx = idx.to(x.device)
-            out.index_copy_(0, idx, smooth(noisy.index_select(0, idx)))
-    return out
-
-
-def color_diffusion_rgb(x: Tensor, li: Tensor, gen: torch.Generator | None) -> Tensor:
-    """LAB (of RGB) a,b blurred with σ = 1.5·amt + 2 and multiplied by amt (ARNIQA's colordiff
-    without its channel-reversal quirk and 1/255 truncation)."""
-    lab = rgb_to_lab(x)
-
-    def blur_ab(ab: Tensor, level: int) -> Tensor:
-        sigma = 1.5 * color.COLORDIFF[level] + 2
-        return filter_separable(ab, kernels.gaussian_1d(sigma, kernels.gaussian_size(sigma)))
-
-    ab = by_level(lab[:, 1:], li, blur_ab) * per_sample(color.COLORDIFF, li, x)
-    return lab_to_rgb(torch.cat((lab[:, :1], ab), 1))
-
-
-def color_saturation_lab(x: Tensor, li: Tensor, gen: torch.Generator | None) -> Tensor:
-    """LAB (of RGB) a,b × factor."""
-    lab = rgb_to_lab(x)
-    ab = lab[:, 1:] * per_sample(color.COLORSAT2, li, x)
-    return lab_to_rgb(torch.cat((lab[:, :1], ab), 1))
-
-
-def brighten_rgb(x: Tensor, li: Tensor, gen: torch.Generator | None) -> Tensor:
-    """(2·curve(RGB) + RGB-of-curve(LAB L))/3, curve through (0.5, 0.5 + amt/2) (ARNIQA's brighten
-    on the LAB of RGB)."""
-    ab = torch.tensor([parabola_coefficients(0.5 + brightness.BRIGHTEN[i] / 2) for i in li.tolist()],
-                      dtype=x.dtype, device=x.device)
-    a, b = ab[:, 0].view(-1, 1, 1, 1), ab[:, 1].view(-1, 1, 1, 1)
-    lab = rgb_to_lab(x)
-    lightness = parabola(lab[:, :1] / 100.0, a, b).mul_(100.0)
-    via_lab = lab_to_rgb(torch.cat((lightness, lab[:, 1:]), 1))
-    return (parabola(x, a, b).mul_(2.0) + via_lab).div_(3.0)
-
-
-def mean_shift(x: Tensor, li: Tensor, gen: torch.Generator | None) -> Tensor:
-    """x + amount (Re-IQA's order: +0.15, +0.08, 0, −0.08, −0.15)."""
-    return x + per_sample(MEANSHIFT, li, x)
-
-
-def contrast_change(x: Tensor, li: Tensor, gen: torch.Generator | None) -> Tensor:
-    """ARNIQA's lincontrchange spline with Re-IQA's table (0.3, 0.15, 0, −0.4, −0.6)."""
-    coefficients = torch.tensor(
-        [spline5_coefficients(0.25 - a / 4, 0.75 + a / 4) for a in (CONTRAST[i] for i in li.tolist())],
-        dtype=torch.float64,
-    )
-    return spline5(x, coefficients)
-
-
-def high_sharpen_laplacian(x: Tensor, li: Tensor, gen: torch.Generator | None) -> Tensor:
-    """LAB (of RGB) L − k·∇²L with the 3×3 four-neighbour Laplacian, replicate borders."""
-    lab = rgb_to_lab(x)
-    lightness = lab[:, :1]
-    sharpened = lightness - per_sample(HIGHSHARPEN, li, x) * filter2d(lightness, _LAPLACIAN)
-    return lab_to_rgb(torch.cat((sharpened, lab[:, 1:]), 1))
-
-
-def _down_up(name: str, table: Sequence[int]) -> BankFn:
-    def fn(x: Tensor, li: Tensor, gen: torch.Generator | None) -> Tensor:
-        h, w = x.shape[-2:]
-
-        def run(xs: Tensor, level: int) -> Tensor:
-            small = (max(1, w // table[level]), max(1, h // table[level]))
-            return pil_resize(pil_resize(quantize8(xs), small, name), (w, h), name)
-
-        return by_level(x, li, run)
-
-    fn.__doc__ = f"Pillow resize to (W // f, H // f) and back to (W, H), both with {name.upper()}."
-    return fn
-
-
-def motion_blur_line(x: Tensor, li: Tensor, gen: torch.Generator) -> Tensor:
-    """Average of ``length`` pixels along a row or a column (direction uniform per image), kernel
-    anchored at ``length // 2`` (offsets −length//2 … length − 1 − length//2), replicate borders."""
-    vertical = (rng.rand((x.shape[0],), gen, torch.device("cpu"), torch.float64) < 0.5).tolist()
-    levels = li.tolist()
-    key = torch.tensor([2 * lv + int(v) for lv, v in zip(levels, vertical)])
-
-    def run(xs: Tensor, code: int) -> Tensor:
-        length, is_vertical = MOTION_LINE[code // 2], bool(code % 2)
-        before, after = length // 2, length - 1 - length // 2
-        n, c, h, w = xs.shape
-        k = torch.full((1, 1, 1, length), 1.0 / length, dtype=xs.dtype, device=xs.device)
-        planes = xs.transpose(2, 3) if is_vertical else xs
-        hh, ww = planes.shape[-2:]
-        out = F.conv2d(F.pad(planes.reshape(n * c, 1, hh, ww), (before, after, 0, 0), mode="replicate"), k)
-        out = out.view(n, c, hh, ww)
-        return out.transpose(2, 3) if is_vertical else out
-
-    return by_level(x, key, run)
+def check_fixes(fixes: Sequence[str] | frozenset | None, option: str = "fixes") -> frozenset:
+    """The fixes as a frozenset; an unknown name fails in one line naming ``option``."""
+    if fixes is None:
+        return frozenset()
+    if isinstance(fixes, str):
+        fixes = [fixes]
+    for name in fixes:
+        if name not in FIXES:
+            raise IQABenchError(f"{option}: {unknown_name('Re-IQA bank fix', str(name), list(FIXES))}")
+    return frozenset(fixes)
 
 
 # -- the bank --------------------------------------------------------------------------------------
 _BANK: tuple[BankEntry, ...] = (
-    BankEntry(1, "gaublur_pil", "blur", GAUBLUR_PIL, "Pillow Gaussian blur, radius", True, gaussian_blur_pil),
-    BankEntry(2, "lensblur", "blur", blur.LENSBLUR, "lens (disc) blur, radius in px", True, blur.lens_blur,
-              reuses="lensblur"),
-    BankEntry(3, "colordiff", "color_distortion", color.COLORDIFF,
-              "colour diffusion: LAB a,b blurred (σ = 1.5·amt + 2) and × amt", True, color_diffusion_rgb),
-    BankEntry(4, "colorshift", "color_distortion", color.COLORSHIFT, "edge-gated shift of the green channel, px",
-              False, color.color_shift, reuses="colorshift"),
-    BankEntry(5, "colorsat_hsv", "color_distortion", color.COLORSAT1, "HSV saturation factor", True,
-              color.color_saturation1, reuses="colorsat1"),
-    BankEntry(6, "colorsat_lab", "color_distortion", color.COLORSAT2, "LAB chroma factor", True,
-              color_saturation_lab),
-    BankEntry(7, "jpeg_pil", "jpeg", JPEG_PIL, "JPEG (Pillow/libjpeg), quality", True, jpeg_pil),
-    BankEntry(8, "whitenoise", "noise", noise.WHITENOISE, "white Gaussian noise in RGB, variance", False,
-              noise.white_noise, reuses="whitenoise"),
-    BankEntry(9, "whitenoise_ycbcr", "noise", noise.WHITENOISE_CC, "white Gaussian noise in YCbCr, variance",
-              False, noise.white_noise_cc, reuses="whitenoiseCC"),
-    BankEntry(10, "impulsenoise", "noise", noise.IMPULSENOISE, "salt-and-pepper noise, density", False,
-              noise.impulse_noise, reuses="impulsenoise"),
-    BankEntry(11, "multnoise", "noise", noise.MULTNOISE, "multiplicative (speckle) noise, variance", False,
-              noise.multiplicative_noise, reuses="multnoise"),
+    BankEntry(1, "gaublur_pil", "blur", GAUBLUR, "Pillow Gaussian blur, radius", gaussian_blur),
+    BankEntry(2, "lensblur", "blur", LENSBLUR, "lens (disc) blur, radius in px", lens_blur),
+    BankEntry(3, "colordiff", "color_distortion", COLORDIFF,
+              "colour diffusion: LAB a,b blurred (σ = 1.5·amt + 2) and × amt", color_diffusion),
+    BankEntry(4, "colorshift", "color_distortion", COLORSHIFT, "edge-gated shift of the green channel, px",
+              color_shift, draw_color_shift),
+    BankEntry(5, "colorsat_hsv", "color_distortion", COLORSAT_HSV, "HSV saturation factor", color_saturation_hsv),
+    BankEntry(6, "colorsat_lab", "color_distortion", COLORSAT_LAB, "LAB chroma factor", color_saturation_lab),
+    BankEntry(7, "jpeg_pil", "jpeg", JPEG, "JPEG (Pillow/libjpeg), quality", jpeg),
+    BankEntry(8, "whitenoise", "noise", WHITENOISE, "white Gaussian noise in RGB, variance", white_noise,
+              draw_normal),
+    BankEntry(9, "whitenoise_ycbcr", "noise", WHITENOISE_YCBCR, "white Gaussian noise in YCbCr, variance",
+              white_noise_ycbcr, draw_normal),
+    BankEntry(10, "impulsenoise", "noise", IMPULSENOISE, "salt-and-pepper pixels, density", impulse_noise,
+              draw_pixel_uniform),
+    BankEntry(11, "multnoise", "noise", MULTNOISE, "multiplicative (speckle) noise, variance", multiplicative_noise,
+              draw_normal),
     BankEntry(12, "denoise", "noise", DENOISE, "white noise (variance) then Gaussian r=3 or box r=2 smoothing",
-              False, denoise),
-    BankEntry(13, "brighten", "brightness_change", brightness.BRIGHTEN, "brightening tone curve, amount", True,
-              brighten_rgb),
-    BankEntry(14, "darken", "brightness_change", brightness.DARKEN, "darkening tone curve, amount", True,
-              brightness.darken, reuses="darken"),
-    BankEntry(15, "meanshift", "brightness_change", MEANSHIFT, "mean shift, added value", True, mean_shift),
+              denoise, draw_denoise),
+    BankEntry(13, "brighten", "brightness_change", BRIGHTEN, "brightening tone curve, amount", brighten),
+    BankEntry(14, "darken", "brightness_change", DARKEN, "darkening tone curve, amount", darken),
+    BankEntry(15, "meanshift", "brightness_change", MEANSHIFT, "mean shift, added value", mean_shift),
     BankEntry(16, "resize_bicubic", "spatial_distortion", RESIZE, "down/up resize, Pillow default (bicubic), factor",
-              True, _down_up("bicubic", RESIZE)),
-    BankEntry(17, "highsharpen_laplacian", "sharpness_contrast", HIGHSHARPEN, "LAB L − k·Laplacian, k", True,
-              high_sharpen_laplacian),
-    BankEntry(18, "contrast", "sharpness_contrast", CONTRAST, "contrast change by a spline tone curve, a", True,
-              contrast_change),
-    BankEntry(19, "colorblock", "spatial_distortion", spatial.COLORBLOCK, "colour blocks 32×32, count", False,
-              spatial.color_block, reuses="colorblock"),
-    BankEntry(20, "pixelate", "spatial_distortion", spatial.PIXELATE, "pixelation, strength", True, spatial.pixelate,
-              reuses="pixelate"),
-    BankEntry(21, "noneccpatch", "spatial_distortion", spatial.NONECCPATCH, "non-eccentricity patches, count", False,
-              spatial.non_eccentricity_patch, reuses="noneccpatch"),
-    BankEntry(22, "jitter", "spatial_distortion", spatial.JITTER, "pixel jitter, shift std in px (5 rounds)", False,
-              spatial.jitter, reuses="jitter"),
-    BankEntry(23, "resize_bilinear", "spatial_distortion", RESIZE, "down/up resize, bilinear, factor", True,
-              _down_up("bilinear", RESIZE)),
-    BankEntry(24, "resize_nearest", "spatial_distortion", RESIZE_NEAREST, "down/up resize, nearest, factor", True,
-              _down_up("nearest", RESIZE_NEAREST)),
-    BankEntry(25, "resize_lanczos", "spatial_distortion", RESIZE, "down/up resize, Lanczos, factor", True,
-              _down_up("lanczos", RESIZE)),
-    BankEntry(26, "motionblur_line", "blur", MOTION_LINE, "motion blur, horizontal or vertical line, length", False,
-              motion_blur_line),
+              resize("bicubic", RESIZE)),
+    BankEntry(17, "highsharpen_laplacian", "sharpness_contrast", HIGHSHARPEN, "LAB L − k·Laplacian, k",
+              high_sharpen),
+    BankEntry(18, "contrast", "sharpness_contrast", CONTRAST, "contrast change by a cubic tone curve, a", contrast),
+    BankEntry(19, "colorblock", "spatial_distortion", COLORBLOCK, "colour blocks 32×32, count", color_block,
+              draw_color_block),
+    BankEntry(20, "pixelate", "spatial_distortion", PIXELATE, "pixelation, strength", pixelate),
+    BankEntry(21, "noneccpatch", "spatial_distortion", NONECCPATCH, "non-eccentricity patches, count",
+              non_eccentricity_patch, draw_noneccentricity),
+    BankEntry(22, "jitter", "spatial_distortion", JITTER, "pixel jitter, shift std in px (5 rounds)", jitter,
+              draw_jitter),
+    BankEntry(23, "resize_bilinear", "spatial_distortion", RESIZE, "down/up resize, bilinear, factor",
+              resize("bilinear", RESIZE)),
+    BankEntry(24, "resize_nearest", "spatial_distortion", RESIZE_NEAREST, "down/up resize, nearest, factor",
+              resize("nearest", RESIZE_NEAREST)),
+    BankEntry(25, "resize_lanczos", "spatial_distortion", RESIZE, "down/up resize, Lanczos, factor",
+              resize("lanczos", RESIZE)),
+    BankEntry(26, "motionblur_line", "blur", MOTION_LINE, "motion blur, horizontal or vertical line, length",
+              motion_blur, draw_motion),
 )
 
 REIQA_BANK: dict[str, BankEntry] = {e.key: e for e in _BANK}
@@ -270,21 +190,33 @@ def get(key: str | int) -> BankEntry:
         raise unknown_name("Re-IQA distortion", str(key), list(REIQA_BANK)) from None
 
 
-def distort_reiqa(
-    x: Tensor, key: str | int, level: int | Sequence[int] | Tensor, generator: torch.Generator | None = None
-) -> Tensor:
+def to_8bit_values(x: Tensor) -> Tensor:
+    """Images in [0, 1] as the 8-bit values the reference's PIL images hold (float64, 0..255)."""
+    return x.to(torch.float64).clamp(0.0, 1.0).mul(255.0).round_()
+
+
+def distort_reiqa(x: Tensor, key: str | int, level: int | Sequence[int] | Tensor,
+                  generator: torch.Generator | None = None, *, fixes: Sequence[str] = ()) -> Tensor:
     """Apply bank type ``key`` (a key or an id 1..26) at ``level`` (1..5, or one per sample).
 
-    Same contract as :func:`iqabench.degradation.distort`; the result is an 8-bit image (values on
-    1/255 steps) in the input's dtype, shape and device.
+    Same contract as :func:`iqabench.degradation.distort`; the input is read as an 8-bit image (it
+    is rounded to 1/255 steps first, as the reference's PIL images are) and the result is one (values
+    on 1/255 steps) in the input's dtype, shape and device. ``fixes``: names from :data:`FIXES`.
     """
     entry = get(key)
-    return quantize8(apply_type(entry.fn, entry.deterministic, x, level, generator).to(x.dtype))
+    chosen = check_fixes(fixes)
+
+    def run(xs: Tensor, li: Tensor, gen: torch.Generator | None) -> Tensor:
+        u = to_8bit_values(xs)
+        draws = entry.draw(u, li, gen) if entry.draw is not None else None
+        return entry.apply(u, li, draws, chosen)
+
+    out = apply_type(run, entry.deterministic, x, level, generator)
+    return out if x.shape[0] == 0 else out.to(x.dtype).div_(255.0)
 
 
-def distorted_versions(
-    image: Tensor, keys: Sequence[str | int], levels: Sequence[int], generator: torch.Generator | None = None
-) -> Tensor:
+def distorted_versions(image: Tensor, keys: Sequence[str | int], levels: Sequence[int],
+                       generator: torch.Generator | None = None, *, fixes: Sequence[str] = ()) -> Tensor:
     """``[image, d_1(image), …, d_n(image)]`` (n+1)×3×H×W: one image (1×3×H×W or 3×H×W) distorted by
     each (type, level) in turn, independently (the versions of one Re-IQA training image)."""
     x = image.unsqueeze(0) if image.dim() == 3 else image
@@ -292,5 +224,5 @@ def distorted_versions(
         raise IQABenchError(f"distorted_versions takes one image, got a batch of {x.shape[0]}")
     if len(keys) != len(levels):
         raise IQABenchError(f"got {len(keys)} distortion types and {len(levels)} levels")
-    out = [x] + [distort_reiqa(x, k, int(lv), generator) for k, lv in zip(keys, levels)]
+    out = [x] + [distort_reiqa(x, k, int(lv), generator, fixes=fixes) for k, lv in zip(keys, levels)]
     return torch.cat(out)

@@ -240,6 +240,10 @@ class ReIQATask(MoCoTask):
         if not 0 < self.overlap[0] < self.overlap[1] <= 1:
             raise IQABenchError(f"config data.overlap must be [low, high] with 0 < low < high ≤ 1, got {overlap}")
         self.swap = bool(d["swap_crops"])
+        from ..degradation.reiqa_bank import check_fixes
+
+        # Intended-behaviour fixes of the bank (docs/reiqa.md); none = what the released encoder saw.
+        self.bank_fixes = sorted(check_fixes(d.get("bank_fixes"), "config data.bank_fixes"))
         super().__init__(cfg, env, data_root=data_root)
 
     @property
@@ -257,6 +261,7 @@ class ReIQATask(MoCoTask):
             "swap_crops": self.swap,
             "overlap": list(self.overlap),
             "bank": "reiqa (26 types)",
+            "bank_fixes": list(self.bank_fixes),
         }
 
     # -- data -----------------------------------------------------------------------------------
@@ -276,7 +281,7 @@ class ReIQATask(MoCoTask):
         dev = self.env.device
         x = image.to(dev, non_blocking=True).float().div_(255.0)
         gen = torch.Generator(device=dev).manual_seed(int(spec["seed"]))
-        stacks = [distorted_versions(x, spec["ids"], spec["levels"], gen)]
+        stacks = [distorted_versions(x, spec["ids"], spec["levels"], gen, fixes=self.bank_fixes)]
         if self.n_scale == 2:
             h, w = stacks[0].shape[-2:]
             stacks.append(F.interpolate(stacks[0], size=(h // 2, w // 2), mode="bicubic", align_corners=True))
