@@ -48,6 +48,9 @@ class Protocol:
     max_datasets: ClassVar[int | None] = None
     min_methods: ClassVar[int] = 1
     needs_labels: ClassVar[bool] = True
+    # Options naming a dataset the protocol builds itself (e.g. "regressor_dataset"): the run's
+    # --label ROLE=LABEL and --dataset-option ROLE:KEY=VALUE configure it.
+    dataset_roles: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **options: Any):
         self.options = parse_options(f"protocol {self.name!r}", options, self.option_defaults, self.option_rules)
@@ -129,8 +132,12 @@ class RunContext:
     split_choice: SplitChoice = field(default_factory=SplitChoice)
     cache: Any = None  # iqabench.cache.FeatureCache, or None to extract every time
     data_root: str | None = None  # --data-root, for datasets a protocol builds itself (e.g. gmad's regressor data)
+    # --label NAME=LABEL and --dataset-option NAME:KEY=VALUE of datasets a protocol builds itself
+    dataset_labels: dict[str, str] = field(default_factory=dict)
+    dataset_options: dict[str, dict[str, str]] = field(default_factory=dict)
     _features: dict[tuple[int, int], FeatureTable] = field(default_factory=dict)
     _splits: dict[int, tuple[str, Splits]] = field(default_factory=dict)
+    _built: dict[str, Dataset] = field(default_factory=dict)
 
     def features(self, method: Method, dataset: Dataset) -> FeatureTable:
         """Rows of ``method`` on every image of ``dataset``: extracted once per run (and cached)."""
@@ -147,6 +154,20 @@ class RunContext:
                 desc=f"{method.name} on {dataset.name}",
             )
         return self._features[key]
+
+    def dataset(self, role: str, name: str) -> Dataset:
+        """The dataset a protocol builds for one of its :attr:`Protocol.dataset_roles` (e.g. gMAD's
+        ``regressor_dataset=NAME``), from the registry with the run's data root. ``--label ROLE=LABEL`` and
+        ``--dataset-option ROLE:KEY=VALUE`` apply to it (or ``NAME=``/``NAME:`` when NAME is not a dataset of
+        the run), so a pool and a training set of the same dataset can differ (the demo's pristine pool)."""
+        from . import registry
+
+        if role not in self._built:
+            own = {d.name for d in self.datasets}
+            label = self.dataset_labels.get(role) or (self.dataset_labels.get(name) if name not in own else None)
+            options = self.dataset_options.get(role) or (self.dataset_options.get(name, {}) if name not in own else {})
+            self._built[role] = registry.datasets.get(name)(root=self.data_root, label=label, **options)
+        return self._built[role]
 
     def splits(self, dataset: Dataset) -> Splits:
         """The splits of ``dataset`` in this run's split set (checked against its index; see :mod:`iqabench.split_sets`)."""

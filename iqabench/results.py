@@ -22,16 +22,20 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from . import __version__
 from .errors import IQABenchError
 from .splits import Splits
+
+if TYPE_CHECKING:
+    from .features import FeatureTable
 
 SCHEMA_VERSION = 1
 
@@ -245,3 +249,31 @@ def load_runs(runs_dir: str | Path) -> list[RunRecord]:
         records.append(RunRecord(f.parent, data))
     records.sort(key=lambda r: (r.data.get("finished", ""), r.run_id))
     return records
+
+
+# -- the images record of a result ----------------------------------------------------------------
+def table_record(total: int, table: FeatureTable) -> dict[str, Any]:
+    """Result.images for one dataset of ``total`` images read into ``table``."""
+    return {
+        "total": int(total),
+        "scored": int(table.n_images),
+        "failed": len(table.failures),
+        "failures": [{"image_id": i, "reason": r} for i, r in table.failures],
+        "from_cache": int(table.from_cache),
+        "conversions": dict(table.conversions),  # original mode -> images converted to 8-bit RGB
+    }
+
+
+def image_record(parts: list[tuple[str, int, FeatureTable]]) -> dict[str, Any]:
+    """Result.images for several (dataset, index size, table) parts: flat totals plus a breakdown."""
+    records = {name: table_record(total, t) for name, total, t in parts}
+    by = {name: {k: v for k, v in r.items() if k != "failures"} for name, r in records.items()}
+    return {
+        "total": sum(v["total"] for v in by.values()),
+        "scored": sum(v["scored"] for v in by.values()),
+        "failed": sum(v["failed"] for v in by.values()),
+        "failures": [{**f, "image_id": f"{name}:{f['image_id']}"} for name, r in records.items() for f in r["failures"]],
+        "from_cache": sum(v["from_cache"] for v in by.values()),
+        "conversions": dict(sum((Counter(v["conversions"]) for v in by.values()), Counter())),
+        "by_dataset": by,
+    }

@@ -98,6 +98,7 @@ def execute(
     allow_reference_overlap: bool = False,
     use_cache: bool = True,
     published_as: str | None = None,
+    other_datasets: list[DatasetSpec] | None = None,
     verify_cache: bool = False,
     command: list[str] | None = None,
 ) -> list[tuple[Path, Result]]:
@@ -136,6 +137,8 @@ def execute(
         workers=workers if workers is not None else (4 if str(device).startswith("cuda") else 0),
         batch_size=batch_size,
         split_choice=split_choice,
+        dataset_labels={d.name: d.label for d in other_datasets or [] if d.label},  # by role or name
+        dataset_options={d.name: d.options for d in other_datasets or []},
         cache=default_cache(use_cache, verify_cache),
         data_root=data_root,
     )

@@ -23,10 +23,9 @@ import pandas as pd
 
 from iqabench.metrics import correlations
 from iqabench.protocol import Protocol, RunContext
-from iqabench.quality import image_record
 from iqabench.quality_models import MODEL_OPTIONS, predict_images
 from iqabench.registry import register_protocol
-from iqabench.results import Result
+from iqabench.results import Result, image_record
 from iqabench.saved_models import model_files
 
 log = logging.getLogger("iqabench")

@@ -29,8 +29,8 @@ import pandas as pd
 
 from iqabench.errors import IQABenchError
 from iqabench.images import load_rgb
+from iqabench.pool import POOL_OPTIONS, pool_model_files, pool_quality, regressor_dataset
 from iqabench.protocol import Protocol, RunContext
-from iqabench.quality import REGRESSOR_OPTIONS, pool_model_files, pool_quality, regressor_dataset
 from iqabench.quality_models import MODEL_OPTIONS
 from iqabench.registry import register_protocol
 from iqabench.results import Result
@@ -49,12 +49,13 @@ class GMAD(Protocol):
         "top_k": 1,  # pairs per (defender, attacker, level)
         "pristine": True,  # keep the pool's pristine images (level 0)
         "copy_images": True,  # copy the pair images into the run folder
-        **REGRESSOR_OPTIONS,
+        **POOL_OPTIONS,
         **MODEL_OPTIONS,
     }
     min_methods = 2
     max_datasets = 1
     needs_labels = False
+    dataset_roles = ("regressor_dataset",)
 
     def check(self, ctx: RunContext) -> None:
         super().check(ctx)
@@ -114,12 +115,12 @@ class GMAD(Protocol):
         for name in ctx.methods:
             log.info(f"gmad: {name.display_name()} scored {len(ids)} pool images")
         datasets = [pool.card()] + ([pq.regressor_dataset.card()] if pq.regressor_dataset is not None else [])
-        tables_images = {
+        tables_images = {  # the pool's images scored by every method, and each method's own record
             "total": int(len(index)),
             "scored": len(pq.image_ids),
-            "failed": len({f["image_id"] for f in pq.failures}),
-            "failures": pq.failures,
-            "from_cache": pq.from_cache,
+            "failed": sum(r["failed"] for r in pq.images.values()),
+            "failures": [{**f, "method": name} for name, r in pq.images.items() for f in r["failures"]],
+            "by_method": pq.images,
         }
         return [
             Result(

@@ -42,9 +42,8 @@ from threadpoolctl import threadpool_limits
 from iqabench.errors import IQABenchError
 from iqabench.metrics import orient
 from iqabench.protocol import Protocol, RunContext
-from iqabench.quality import table_record
 from iqabench.registry import register_protocol
-from iqabench.results import Result
+from iqabench.results import Result, table_record
 
 log = logging.getLogger("iqabench")
 

@@ -29,8 +29,8 @@ import pandas as pd
 
 from iqabench.errors import IQABenchError
 from iqabench.metrics import srcc
+from iqabench.pool import POOL_OPTIONS, pool_model_files, pool_quality, regressor_dataset
 from iqabench.protocol import Protocol, RunContext
-from iqabench.quality import REGRESSOR_OPTIONS, pool_model_files, pool_quality, regressor_dataset
 from iqabench.quality_models import MODEL_OPTIONS
 from iqabench.registry import register_protocol
 from iqabench.results import Result
@@ -77,9 +77,10 @@ def l_test(frame: pd.DataFrame) -> tuple[float, pd.DataFrame]:
 @register_protocol("waterloo")
 class Waterloo(Protocol):
     description = "Waterloo Exploration D-test (pristine vs distorted) and L-test (level ranking); no P-test"
-    option_defaults = {**REGRESSOR_OPTIONS, **MODEL_OPTIONS}
+    option_defaults = {**POOL_OPTIONS, **MODEL_OPTIONS}
     max_datasets = 1
     needs_labels = False
+    dataset_roles = ("regressor_dataset",)
 
     def check(self, ctx: RunContext) -> None:
         super().check(ctx)
@@ -128,7 +129,6 @@ class Waterloo(Protocol):
             datasets = [pool.card()]
             if method.kind == "features" and pq.regressor_dataset is not None:
                 datasets.append(pq.regressor_dataset.card())
-            failures = [f for f in pq.failures if f["method"] == method.name]
             results.append(
                 Result(
                     protocol=self.name,
@@ -138,13 +138,7 @@ class Waterloo(Protocol):
                     summary=summary,
                     tables={"lists": lists, "scores": scores},
                     files=pool_model_files(ctx, pq, [method]),
-                    images={
-                        "total": int(len(index)),
-                        "scored": len(pq.image_ids),
-                        "failed": len(failures),
-                        "failures": [{"image_id": f["image_id"], "reason": f["reason"]} for f in failures],
-                        "from_cache": pq.from_cache[method.name],
-                    },
+                    images=pq.images[method.name],
                     seed=ctx.seed,
                 )
             )

@@ -18,10 +18,9 @@ import pandas as pd
 from iqabench.evaluation import per_type_srcc, split_metrics
 from iqabench.metrics import median_and_iqr
 from iqabench.protocol import Protocol, RunContext
-from iqabench.quality import table_record
 from iqabench.quality_models import MODEL_OPTIONS, refit, select
 from iqabench.registry import register_protocol
-from iqabench.results import Result
+from iqabench.results import Result, table_record
 from iqabench.saved_models import model_files
 
 log = logging.getLogger("iqabench")

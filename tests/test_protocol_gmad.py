@@ -62,7 +62,7 @@ def test_gmad_on_the_demo_with_pristine_images(cli, demo_root, tmp_path):
     r = cli("run", "--plugin", str(PLUGIN), "-m", "brisque", "-m", "niqe", "-p", "gmad", "-d", "demo-few",
             "--dataset-option", "pristine=true", "--dataset-option", "types=jpeg,darken",
             "--protocol-option", "regressor_dataset=demo-few",
-            "--protocol-option", "regressor_options=types=jpeg,darken", "--runs", str(runs))
+            "--dataset-option", "regressor_dataset:types=jpeg,darken", "--runs", str(runs))
     assert r.code == 0, r
     (run,) = list(runs.iterdir())
     result = json.loads((run / "result.json").read_text())

@@ -60,7 +60,7 @@ def test_waterloo_protocol_on_the_demo(cli, demo_root, tmp_path, wl):
     r = cli("run", "--plugin", str(PLUGIN), "-m", "brisque", "-m", "niqe", "-p", "waterloo", "-d", "demo-few",
             "--dataset-option", "pristine=true", "--dataset-option", "types=jpeg,darken",
             "--protocol-option", "regressor_dataset=demo-few",
-            "--protocol-option", "regressor_options=types=jpeg,darken", "--runs", str(runs))
+            "--dataset-option", "regressor_dataset:types=jpeg,darken", "--runs", str(runs))
     assert r.code == 0, r
     by = {json.loads((p / "result.json").read_text())["methods"][0]["name"]: p for p in runs.iterdir()}
     for path in by.values():

@@ -11,12 +11,15 @@ from ..errors import IQABenchError
 from .common import load_plugins, parse_pairs, plugin_option, resolve_device
 
 
-def _per_name(values: tuple[str, ...], names: list[str], option: str, what: str) -> dict[str, str]:
-    """``--weights FILE`` (one method) or ``--weights NAME=FILE`` (several) → {name: value}."""
+def _per_name(values: tuple[str, ...], names: list[str], option: str, what: str,
+              others=lambda name: False) -> dict[str, str]:
+    """``--weights FILE`` (one method) or ``--weights NAME=FILE`` (several) → {name: value}.
+
+    ``others(name)`` admits names beyond ``names`` (datasets a protocol builds, e.g. gMAD's regressor dataset)."""
     out: dict[str, str] = {}
     for item in values:
         key, sep, value = item.partition("=")
-        if sep and key in names:
+        if sep and (key in names or others(key)):
             out[key] = value
         elif len(names) == 1:
             out[names[0]] = item
@@ -25,15 +28,15 @@ def _per_name(values: tuple[str, ...], names: list[str], option: str, what: str)
     return out
 
 
-def _scoped(values: tuple[str, ...], names: list[str], option: str) -> dict[str, dict[str, str]]:
-    """``KEY=VALUE`` for every name, or ``NAME:KEY=VALUE`` for one name."""
+def _scoped(values: tuple[str, ...], names: list[str], option: str, others=lambda name: False) -> dict[str, dict[str, str]]:
+    """``KEY=VALUE`` for every name, or ``NAME:KEY=VALUE`` for one name (``others`` as in :func:`_per_name`)."""
     out: dict[str, dict[str, str]] = {n: {} for n in names}
     for key, value in parse_pairs(values, option).items():
         scope, sep, bare = key.partition(":")
         if sep:
-            if scope not in out:
+            if scope not in out and not others(scope):
                 raise IQABenchError(f"{option} {key}={value}: {scope!r} is not one of {', '.join(names)}")
-            out[scope][bare] = value
+            out.setdefault(scope, {})[bare] = value
         else:
             for n in names:
                 out[n][key] = value
@@ -53,11 +56,13 @@ def _scoped(values: tuple[str, ...], names: list[str], option: str) -> dict[str,
               help="Weights file for a method that takes one (e.g. ARNIQA.pth, a training checkpoint, NIQE's "
                    "modelparameters.mat). With several methods write METHOD=FILE. Nothing is downloaded.")
 @click.option("--label", multiple=True, metavar="[DATASET=]LABEL",
-              help="Which label of a dataset to use (e.g. live=dmos); default: the dataset's documented default.")
+              help="Which label of a dataset to use (e.g. live=dmos); default: the dataset's documented default. "
+                   "Also for the dataset a protocol trains on (gmad, waterloo: --label regressor_dataset=LABEL).")
 @click.option("--method-option", "method_options", multiple=True, metavar="[METHOD:]KEY=VALUE",
               help="Option passed to the method(s), e.g. backbone=se_resnet50. Repeatable.")
 @click.option("--dataset-option", "dataset_options", multiple=True, metavar="[DATASET:]KEY=VALUE",
-              help="Option passed to the dataset(s), e.g. split=official. Repeatable.")
+              help="Option passed to the dataset(s), e.g. split=official; DATASET:KEY=VALUE for one of them, or for "
+                   "the dataset a protocol trains on (gmad, waterloo: regressor_dataset:KEY=VALUE). Repeatable.")
 @click.option("--protocol-option", "protocol_options", multiple=True, metavar="KEY=VALUE",
               help="Option of the protocol, e.g. levels=10 for gmad. Repeatable.")
 @click.option("--split-set", "split_set", default=None, metavar="NAME",
@@ -104,17 +109,26 @@ def run_cmd(ctx, methods, protocol, datasets, data_root, weights, label, method_
       iqabench run --method arniqa --weights ARNIQA.pth --protocol cross_dataset \\
           --dataset live --dataset kadid10k --data-root ~/iqa-data
     """
+    from .. import registry
     from ..runner import DatasetSpec, MethodSpec, execute, headline, skipped_summary
 
     load_plugins(plugins)
     weights_by = _per_name(weights, list(methods), "--weights", "method")
-    labels_by = _per_name(label, list(datasets), "--label", "dataset")
+    # Datasets a protocol builds itself (gMAD/Waterloo's regressor_dataset) take --label/--dataset-option too,
+    # scoped by their role (regressor_dataset:KEY=VALUE) or by their name.
+    roles = registry.protocols.get(protocol).dataset_roles
+
+    def known(scope: str) -> bool:
+        return scope in roles or scope in registry.datasets
+    labels_by = _per_name(label, list(datasets), "--label", "dataset", others=known)
     mopts = _scoped(method_options, list(methods), "--method-option")
-    dopts = _scoped(dataset_options, list(datasets), "--dataset-option")
+    dopts = _scoped(dataset_options, list(datasets), "--dataset-option", others=known)
+    others = [n for n in dict.fromkeys([*labels_by, *dopts]) if n not in datasets]
     written = execute(
         [MethodSpec(name, weights_by.get(name), mopts[name]) for name in methods],
         protocol,
         [DatasetSpec(name, labels_by.get(name), dopts[name]) for name in datasets],
+        other_datasets=[DatasetSpec(name, labels_by.get(name), dopts.get(name, {})) for name in others],
         protocol_options=parse_pairs(protocol_options, "--protocol-option"),
         data_root=data_root,
         device=resolve_device(device),
