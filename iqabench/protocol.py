@@ -86,6 +86,12 @@ class Protocol:
     def config(self) -> dict[str, Any]:
         return {"protocol": self.name, **self.options}
 
+    @classmethod
+    def report_sections(cls, runs: list, ctx: Any) -> list | None:
+        """This protocol's part of ``iqabench report``: sections (``iqabench.reports.sections``) built from
+        ``runs``, its run records. None (the default): a generic table of each run's headline."""
+        return None
+
     def quality_model(self, method: Method, higher_better: bool) -> QualityModel:
         """The quality model of ``method`` in this protocol, for a label of direction ``higher_better``."""
         if not self.families:

@@ -46,7 +46,7 @@ class Result:
     config: dict[str, Any]
     methods: list[dict[str, Any]]
     datasets: list[dict[str, Any]]
-    summary: dict[str, Any]
+    summary: Any  # the protocol's typed summary (iqabench.summary.Summary), or a plain dict
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     images: dict[str, Any] = field(default_factory=dict)
@@ -169,7 +169,7 @@ def write_run(result: Result, runs_dir: str | Path, *, command: list[str], start
             "seed": result.seed,
             "methods": result.methods,
             "datasets": result.datasets,
-            "summary": result.summary,
+            "summary": result.summary.to_dict() if hasattr(result.summary, "to_dict") else result.summary,
             "images": result.images,
             "deviations": deviations(result),
             "splits": {"source": result.splits.source, "n": len(result.splits), **result.splits.meta}

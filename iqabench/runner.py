@@ -176,12 +176,8 @@ def skipped_summary(written: list[tuple[Path, Result]], shown: int = 5) -> str |
 
 
 def headline(result: Result) -> str:
-    s = result.summary
+    """``<methods> on <datasets>: <the summary's headline>``, the line ``run`` prints per result."""
     who = " + ".join(m.get("display_name", m["name"]) for m in result.methods)
     where = " + ".join(d["name"] for d in result.datasets)
-    text = f"{who} on {where}"
-    if "srcc" in s:
-        text += f": SRCC {s['srcc']:.4f}" + (f" PLCC {s['plcc']:.4f}" if "plcc" in s else "")
-    if s.get("headline"):
-        text += f": {s['headline']}"
-    return text
+    line = result.summary.get("headline")
+    return f"{who} on {where}" + (f": {line}" if line else "")

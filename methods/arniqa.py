@@ -216,19 +216,31 @@ class ARNIQA(Method):
             base += f"+regressor:{self._regressor_sha256}"
         return base
 
+    def training_variant(self) -> dict[str, Any]:
+        """The ablation switches the checkpoint was trained with, where they differ from the paper's
+        (the keys of the paper's Table 3: degradation, positives, hard_negatives); {} for the paper's own."""
+        cfg = (self.loaded.info if self.loaded is not None else {}).get("config") or {}
+        training = cfg.get("training", {})
+        variant: dict[str, Any] = {}
+        if cfg.get("degradation", {}).get("variant", "arniqa") != "arniqa":
+            variant["degradation"] = cfg["degradation"]["variant"]
+        if training.get("positives", "different_image") != "different_image":
+            variant["positives"] = training["positives"]
+        if training.get("hard_negatives", True) is False:
+            variant["hard_negatives"] = False
+        return variant
+
     def training_label(self) -> str:
         """What the checkpoint was trained with: "<config> config" plus any ablation switches."""
         info = self.loaded.info if self.loaded is not None else {}
-        cfg = info.get("config") or {}
-        parts = [f"{cfg.get('name', 'custom')} config"]
-        training = cfg.get("training", {})
-        if training.get("positives", "different_image") != "different_image":
-            parts.append(f"positives={training['positives']}")
-        if training.get("hard_negatives", True) is False:
+        parts = [f"{(info.get('config') or {}).get('name', 'custom')} config"]
+        variant = self.training_variant()
+        if "positives" in variant:
+            parts.append(f"positives={variant['positives']}")
+        if variant.get("hard_negatives") is False:
             parts.append("no hard negatives")
-        variant = cfg.get("degradation", {}).get("variant", "arniqa")
-        if variant != "arniqa":
-            parts.append(f"degradation={variant}")
+        if "degradation" in variant:
+            parts.append(f"degradation={variant['degradation']}")
         if not ((info.get("model_info") or {}).get("init") or {}).get("file"):
             parts.append("from random init")
         return ", ".join(parts)
@@ -270,6 +282,7 @@ class ARNIQA(Method):
             ident["training"] = {
                 "config": (info.get("config") or {}).get("name"),
                 "label": self.training_label(),
+                "variant": self.training_variant(),
                 "epoch": info.get("epoch"),
                 "global_step": info.get("global_step"),
                 "kind": info.get("kind"),

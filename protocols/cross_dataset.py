@@ -17,6 +17,7 @@ four correlations, and the ``predictions``.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -27,8 +28,24 @@ from iqabench.quality_models import MODEL_OPTIONS, predict_images
 from iqabench.registry import register_protocol
 from iqabench.results import Result, image_record
 from iqabench.saved_models import model_files
+from iqabench.summary import Summary
 
 log = logging.getLogger("iqabench")
+
+
+@dataclass
+class CrossSummary(Summary):
+    """SRCC/PLCC of every (training, test) pair, and how each training dataset's model was chosen."""
+
+    srcc_matrix: dict = field(default_factory=dict)  # training dataset -> test dataset -> SRCC (diagonal: null)
+    plcc_matrix: dict = field(default_factory=dict)
+    mean_srcc_off_diagonal: float | None = None
+    orientation: str = ""
+    training: str = ""
+    params: dict | None = None  # training dataset -> chosen hyper-parameters
+    alpha: dict | None = None  # ridge's, for convenience
+    regressors: dict | None = None  # training dataset -> Trained.record()
+    models: list = field(default_factory=list)
 
 
 @register_protocol("cross_dataset")
@@ -36,6 +53,13 @@ class CrossDataset(Protocol):
     description = "Cross-dataset: regressor trained on a whole dataset (alpha on its val splits), tested on another"
     option_defaults = dict(MODEL_OPTIONS)
     min_datasets = 2
+
+    @classmethod
+    def report_sections(cls, runs, ctx):
+        """Table 2: SRCC per (training, test) pair, one column per method."""
+        from ._cross_report import sections
+
+        return sections(runs, ctx)
 
     def run(self, ctx: RunContext) -> list[Result]:
         return [self.evaluate(ctx, method) for method in ctx.methods]
@@ -110,7 +134,7 @@ class CrossDataset(Protocol):
             config={**self.config(), **model.config()},
             methods=[method.identity()],
             datasets=[ds.card() for ds in ctx.datasets],
-            summary=summary,
+            summary=CrossSummary(**summary),
             tables={
                 "cross_srcc": _labelled(srcc),
                 "cross_plcc": _labelled(plcc),

@@ -23,6 +23,7 @@ import io
 import json
 import logging
 import re
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,10 +35,26 @@ from iqabench.protocol import Protocol, RunContext
 from iqabench.quality_models import MODEL_OPTIONS
 from iqabench.registry import register_protocol
 from iqabench.results import Result
+from iqabench.summary import Summary
 
 log = logging.getLogger("iqabench")
 
 BINNING = ("quantile", "uniform")
+
+
+@dataclass
+class GmadSummary(Summary):
+    """The pairs found, how the defender's scores were binned, and how each method was scored."""
+
+    n_pool: int = 0
+    n_pairs: int = 0
+    levels: int = 0
+    binning: str = ""
+    top_k: int = 1
+    scores: str = ""
+    regressors: dict = field(default_factory=dict)  # features method -> Trained.record()
+    bins: dict = field(default_factory=dict)  # defender -> bin edges and sizes
+    toolbox: dict | None = None  # the gMAD toolbox files (Waterloo pool)
 
 
 @register_protocol("gmad")
@@ -56,6 +73,13 @@ class GMAD(Protocol):
     max_datasets = 1
     needs_labels = False
     dataset_roles = ("regressor_dataset",)
+
+    @classmethod
+    def report_sections(cls, runs, ctx):
+        """Figure 4: for each pair of methods, each defender at its low and high level against the attacker."""
+        from ._gmad_report import sections
+
+        return sections(runs, ctx)
 
     def check(self, ctx: RunContext) -> None:
         super().check(ctx)
@@ -128,7 +152,7 @@ class GMAD(Protocol):
                 config={**self.config(), "pool": pool.name},
                 methods=[m.identity() for m in ctx.methods],
                 datasets=datasets,
-                summary=summary,
+                summary=GmadSummary(**summary),
                 tables={"pairs": pairs_df, "scores": score_table},
                 files=files,
                 images=tables_images,

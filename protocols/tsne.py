@@ -34,6 +34,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,7 @@ from iqabench.metrics import orient
 from iqabench.protocol import Protocol, RunContext
 from iqabench.registry import register_protocol
 from iqabench.results import Result, table_record
+from iqabench.summary import Summary
 
 log = logging.getLogger("iqabench")
 
@@ -53,6 +55,30 @@ EMBEDDINGS = ("crop_mean", "centre_full")
 # "As in Figure 1": ARNIQA's released visualisation (utils/visualization.py) embeds KADID-10k's
 # split-0 validation images by the centre crop's full-scale 2048-d feature, without PCA.
 FIGURE1 = {"subset": "val", "embedding": "centre_full", "pca_dims": 0, "scaling": "none"}
+
+
+@dataclass
+class TsneSummary(Summary):
+    """Cluster numbers of the embedding (input) and of the 2-D map, and how both were made."""
+
+    silhouette_input: float | None = None
+    silhouette_tsne: float | None = None
+    knn_group_acc_input: float | None = None
+    knn_level_acc_input: float | None = None
+    knn_group_acc_tsne: float | None = None
+    knn_level_acc_tsne: float | None = None
+    knn: dict = field(default_factory=dict)
+    silhouette_spaces: str = ""
+    n_images: int = 0
+    n_groups: int = 0
+    subset: str = ""
+    embedding: str = ""
+    figure1: bool = False
+    crop_policy: str = ""
+    embedding_dim: int = 0
+    preprocessing: dict = field(default_factory=dict)
+    map: str = "tsne"  # tsne | strip (a score method: one number per image)
+    tsne: dict = field(default_factory=dict)
 
 
 @register_protocol("tsne")
@@ -72,6 +98,13 @@ class TSNE(Protocol):
     }
     max_datasets = 1
     needs_labels = False
+
+    @classmethod
+    def report_sections(cls, runs, ctx):
+        """Figure 1: each method's map per dataset and subset, side by side."""
+        from ._tsne_report import sections
+
+        return sections(runs, ctx)
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -214,7 +247,7 @@ class TSNE(Protocol):
             config=self.config(),
             methods=[method.identity()],
             datasets=[dataset.card()],
-            summary=summary,
+            summary=TsneSummary(**summary),
             tables={"embedding": embedding, "knn": pd.DataFrame(knn_rows)},
             files={f"tsne_{re.sub(r'[^A-Za-z0-9_.-]+', '-', method.name)}.png": png},
             images={**table_record(len(dataset.index()), table), "embedded": int(len(embedding))},

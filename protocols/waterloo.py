@@ -23,6 +23,7 @@ images at level 0 (``demo`` with ``--dataset-option pristine=true``).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,7 @@ from iqabench.protocol import Protocol, RunContext
 from iqabench.quality_models import MODEL_OPTIONS
 from iqabench.registry import register_protocol
 from iqabench.results import Result
+from iqabench.summary import Summary
 
 log = logging.getLogger("iqabench")
 
@@ -74,6 +76,24 @@ def l_test(frame: pd.DataFrame) -> tuple[float, pd.DataFrame]:
     return float(lists["srcc"].mean()), lists
 
 
+@dataclass
+class WaterlooSummary(Summary):
+    """The D- and L-tests of one method (the P-test is not computed)."""
+
+    d_test: float | None = None
+    d_threshold: float | None = None
+    l_test: float | None = None
+    l_by_type: dict = field(default_factory=dict)
+    l_lists: int = 0
+    l_constant_lists: int = 0
+    n_pristine: int = 0
+    n_distorted: int = 0
+    p_test: float | None = None
+    p_test_note: str = ""
+    quality: str = ""
+    regressor: dict | None = None
+
+
 @register_protocol("waterloo")
 class Waterloo(Protocol):
     description = "Waterloo Exploration D-test (pristine vs distorted) and L-test (level ranking); no P-test"
@@ -81,6 +101,13 @@ class Waterloo(Protocol):
     max_datasets = 1
     needs_labels = False
     dataset_roles = ("regressor_dataset",)
+
+    @classmethod
+    def report_sections(cls, runs, ctx):
+        """The D- and L-tests per method and pool."""
+        from ._waterloo_report import sections
+
+        return sections(runs, ctx)
 
     def check(self, ctx: RunContext) -> None:
         super().check(ctx)
@@ -135,7 +162,7 @@ class Waterloo(Protocol):
                     config=self.config(),
                     methods=[method.identity()],
                     datasets=datasets,
-                    summary=summary,
+                    summary=WaterlooSummary(**summary),
                     tables={"lists": lists, "scores": scores},
                     files=pool_model_files(ctx, pq, [method]),
                     images=pq.images[method.name],

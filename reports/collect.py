@@ -5,23 +5,19 @@ different row from untrained ARNIQA); a *column* is a dataset with its label cho
 several runs fill the same cell, the latest is shown; the others are superseded, and the report
 says how many in the cell's tooltip and lists them in the provenance of the run that replaced them.
 
-Every run record is checked for the fields the report reads (:func:`check_record`), so a damaged
-result.json is named in a one-line error instead of failing somewhere inside the report.
+Every run record is checked for the fields every section reads (:func:`check_record`); each
+protocol's typed summary (:mod:`iqabench.summary`) checks its own fields when its section reads it,
+so a damaged result.json is named in a one-line error instead of failing inside the report.
 """
 
 from __future__ import annotations
 
 import json
-import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
 from iqabench.errors import IQABenchError
 from iqabench.results import RunRecord
-
-# Summary fields the report formats as numbers (plus every "<metric>_q1" / "_q3").
-NUMERIC_SUMMARY = ("srcc", "plcc", "krcc", "plcc_logistic", "alpha", "n_splits")
-NUMERIC_TABLES = ("srcc_matrix", "srcc_by_type")  # nested {name: number} / {name: {name: number}}
 
 
 def check_record(run: RunRecord) -> None:
@@ -34,28 +30,10 @@ def check_record(run: RunRecord) -> None:
         items = data.get(part)
         if not isinstance(items, list) or not items or not all(isinstance(x, dict) and isinstance(x.get("name"), str) for x in items):
             raise IQABenchError(f"{where}: '{part}' must be a non-empty list of records with a 'name'")
-    summary = data.get("summary")
-    if not isinstance(summary, dict):
+    if not isinstance(data.get("summary"), dict):  # its fields: the protocol's Summary type (iqabench.summary)
         raise IQABenchError(f"{where} has no 'summary' (a damaged or hand-edited result?)")
-    for key, value in summary.items():
-        if key in NUMERIC_SUMMARY or key.endswith(("_q1", "_q3")):
-            _check_number(where, f"summary.{key}", value)
-        elif key in NUMERIC_TABLES:
-            _check_numbers(where, f"summary.{key}", value)
     if not isinstance(data.get("images", {}), dict):
         raise IQABenchError(f"{where}: 'images' must be a record")
-
-
-def _check_number(where: str, field_name: str, value: Any) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
-        raise IQABenchError(f"{where}: {field_name} is {value!r}, not a number")
-
-
-def _check_numbers(where: str, field_name: str, value: Any) -> None:
-    if not isinstance(value, dict):
-        raise IQABenchError(f"{where}: {field_name} must be a record of numbers, not {value!r}")
-    for key, inner in value.items():
-        (_check_numbers if isinstance(inner, dict) else _check_number)(where, f"{field_name}.{key}", inner)
 
 
 def deviations(run: RunRecord) -> list[dict[str, Any]]:
@@ -93,7 +71,7 @@ def column_key(dataset: dict[str, Any]) -> str:
 
 
 @dataclass
-class Cell:
+class RunCell:
     run: RunRecord
     superseded: list[RunRecord] = field(default_factory=list)
 
@@ -138,9 +116,9 @@ class Column:
 class Matrix:
     rows: list[Row]
     columns: list[Column]
-    cells: dict[tuple[str, str], Cell]
+    cells: dict[tuple[str, str], RunCell]
 
-    def cell(self, row: Row, col: Column) -> Cell | None:
+    def cell(self, row: Row, col: Column) -> RunCell | None:
         return self.cells.get((row.key, col.key))
 
 
@@ -148,7 +126,7 @@ def within_dataset_matrix(runs: list[RunRecord]) -> Matrix:
     """Table 1: one cell per (method row, dataset column) from ``within_dataset`` runs, latest wins."""
     rows: dict[str, Row] = {}
     cols: dict[str, Column] = {}
-    cells: dict[tuple[str, str], Cell] = {}
+    cells: dict[tuple[str, str], RunCell] = {}
     for run in runs:  # oldest first, so later runs replace earlier ones
         if run.data["protocol"] != "within_dataset":
             continue
@@ -157,7 +135,7 @@ def within_dataset_matrix(runs: list[RunRecord]) -> Matrix:
         rows.setdefault(r, Row(r, method))
         cols.setdefault(c, Column(c, dataset))
         previous = cells.get((r, c))
-        cells[(r, c)] = Cell(run, ([previous.run, *previous.superseded] if previous else []))
+        cells[(r, c)] = RunCell(run, ([previous.run, *previous.superseded] if previous else []))
     ordered_rows = sorted(rows.values(), key=lambda x: (_TYPE_ORDER.get(x.method_type, 99), x.label))
     ordered_cols = sorted(cols.values(), key=lambda x: (x.synthetic, x.label))
     return Matrix(ordered_rows, ordered_cols, cells)
@@ -177,12 +155,12 @@ def ranks(values: dict[str, float]) -> dict[str, int]:
     return out
 
 
-def latest_by(runs: list[RunRecord], protocol: str, key) -> dict[Any, Cell]:
+def latest_by(runs: list[RunRecord], protocol: str, key) -> dict[Any, RunCell]:
     """For each ``key(run)``: the latest run of ``protocol`` and the ones it supersedes (runs are oldest first)."""
-    out: dict[Any, Cell] = {}
+    out: dict[Any, RunCell] = {}
     for run in runs:
         if run.data["protocol"] == protocol:
             k = key(run)
             previous = out.get(k)
-            out[k] = Cell(run, [previous.run, *previous.superseded] if previous else [])
+            out[k] = RunCell(run, [previous.run, *previous.superseded] if previous else [])
     return out

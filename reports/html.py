@@ -16,7 +16,6 @@ from iqabench import __version__
 from iqabench.fileio import atomic_write_text
 from iqabench.results import RunRecord
 
-from . import published
 from .build import Report, build
 from .collect import deviation_text, deviations
 from .tables import to_csv_rows, to_latex
@@ -110,7 +109,6 @@ def render(report: Report, base: Path | None = None) -> str:
         report=report,
         n_runs=len(report.runs),
         provenance=[provenance(r, report.superseded.get(r.run_id), base) for r in report.runs if r.run_id in report.used_runs],
-        published_source=published.source(),
     )
 
 

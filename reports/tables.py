@@ -20,6 +20,7 @@ class Cell:
     command: str | None = None  # for a missing cell: how to fill it
     extra: str = ""  # small text under the value (e.g. CI)
     mark: str = ""  # e.g. "†": the run is not comparable with published numbers (explained in a note)
+    style: str = ""  # extra CSS classes, e.g. "published" (a value typed in from a paper), "not-comparable"
 
     @property
     def missing(self) -> bool:
@@ -68,6 +69,15 @@ def rank_columns(table: Table) -> None:
             if c.value is None or c.value != c.value or not values:
                 continue
             c.rank = 1 if c.value == values[0] else 2 if len(values) > 1 and c.value == values[1] else 0
+
+
+def rank_rows(table: Table) -> None:
+    """Bold the best (and underline the second best) value of each row."""
+    for _, cells in table.rows:
+        values = sorted({c.value for c in cells if c.value is not None and c.value == c.value}, reverse=True)
+        for c in cells:
+            if c.value is not None and c.value == c.value and values:
+                c.rank = 1 if c.value == values[0] else 2 if len(values) > 1 and c.value == values[1] else 0
 
 
 def to_csv_rows(table: Table) -> list[list[str]]:

@@ -112,20 +112,21 @@ def test_report_cli(cli, runs, tmp_path):
 def test_delta_vs_paper_only_for_comparable_cells(runs):
     from iqabench.reports.build import build
 
-    rows = {(r["method"], r["dataset"]): r for r in build(runs).published_rows}
-    ok = rows[("ARNIQA [arniqa config]", "kadid10k")]
-    assert ok["comparable"] and ok["srcc_delta"].startswith(("+", "-")) and ok["plcc_delta"] != "—"
-    bad = rows[("BRISQUE", "live")]
-    assert not bad["comparable"] and bad["srcc_delta"] == "—" and bad["plcc_delta"] == "—"
-    assert "split set 'generated', not the paper's" in bad["reasons"]
+    table = build(runs).table("table1-published")
+    rows = {tuple(labels): cells for labels, cells in table.rows}  # SRCC measured, published, Δ; PLCC the same
+    ok = rows[("ARNIQA [arniqa config]", "kadid10k (mos)")]
+    assert ok[2].text.startswith(("+", "-")) and ok[5].text != "—" and "not-comparable" not in ok[1].style
+    bad = rows[("BRISQUE", "live (dmos_realigned)")]
+    assert bad[2].text == "—" and bad[5].text == "—" and "not-comparable" in bad[1].style
+    assert "split set 'generated', not the paper's" in bad[2].title
     # runs written before comparability was assessed are never compared
-    old = rows[("BRISQUE", "kadid10k")]
-    assert not old["comparable"] and "recorded before" in old["reasons"]
+    old = rows[("BRISQUE", "kadid10k (mos)")]
+    assert old[2].text == "—" and "recorded before" in old[2].title
 
 
 def test_not_comparable_reasons_shown(html):
     text = html.read_text()
-    assert "not comparable: live: split set &#39;generated&#39;, not the paper&#39;s (&#39;arniqa&#39;)" in text
+    assert "BRISQUE on live: not comparable with the paper: live: split set &#39;generated&#39;, not the paper&#39;s (&#39;arniqa&#39;)" in text
 
 
 def _report_of(runs, tmp_path):

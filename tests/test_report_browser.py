@@ -37,7 +37,7 @@ def test_report_renders_without_console_errors(chromium, tmp_path):
     page = load(chromium, out.as_uri(), screenshot=shot)
     assert page.console == []
     dom = page.dom
-    for table in ("table1-grid", "table2-grid", "table3-grid", "table1-published"):
+    for table in ("table1-grid", "table2-grid", "table3-grid", "table1-published-grid"):
         assert f'id="{table}"' in dom, table
     images = re.findall(r'<img src="data:image/png;base64,', dom)
     assert len(images) >= 2  # Figure 1 and Figure 4

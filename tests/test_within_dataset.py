@@ -79,7 +79,7 @@ def test_lower_better_labels_give_positive_correlations(tmp_path, method_cls):
     splits = ds.splits()
     for k in range(10):
         assert sorted(preds[preds.split == k + 1].image_id) == sorted(splits.part(k, "test"))
-    json.dumps(result.summary, default=float)
+    json.dumps(result.summary.to_dict(), default=float)
 
 
 def test_reference_disjoint_splits_in_the_result(tmp_path):
