@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
-from iqabench.degradation import DISTORTIONS, distort
+from iqabench.degradation import DISTORTIONS, INTENDED_SETTINGS, distort
 from iqabench.degradation import reiqa_bank as bank
 from iqabench.degradation.pil_ops import gaussian_box_radius, pil_box_blur, pil_gaussian_blur, pil_resize
 from iqabench.degradation.reiqa_bank import REIQA_BANK, REIQA_IDS, distort_reiqa, distorted_versions
@@ -73,9 +73,10 @@ def test_reused_types_are_the_arniqa_implementations_with_the_same_tables(small)
     for key, e in reused.items():
         arniqa = DISTORTIONS[e.reuses]
         assert e.levels == arniqa.levels and e.fn is arniqa.fn, key
-        # Same operation; the bank's output is the ARNIQA type's, rounded to 8 bits.
+        # Same operation; the bank's output is the ARNIQA type's, rounded to 8 bits. The bank calls the
+        # type functions plainly, i.e. without the ARNIQA reference's quirks (INTENDED_SETTINGS).
         a = distort_reiqa(small, key, 4, gen(3))
-        b = distort(small, e.reuses, 4, gen(3))
+        b = distort(small, e.reuses, 4, gen(3), INTENDED_SETTINGS)
         assert torch.equal(a, eight_bit(b)), key
 
 
