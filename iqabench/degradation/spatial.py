@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import torch
@@ -56,6 +57,7 @@ def jitter(x: Tensor, li: Tensor, gen: torch.Generator, crop: str = "centred") -
     base = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)  # H×W×2 as (x, y)
     to_grid = torch.tensor([2.0 / (w - 1), 2.0 / (h - 1)], dtype=x.dtype, device=x.device)
     std = per_sample(JITTER, li, x)  # N×1×1×1
+    pixels = base.add(1.0).div_(to_grid) if crop == "arniqa" else None  # (j, i) of every pixel
     y = x
     for _ in range(_JITTER_ITERATIONS):
         field = rng.randn((n, h, w, 2), gen, x.device, x.dtype)
@@ -63,29 +65,45 @@ def jitter(x: Tensor, li: Tensor, gen: torch.Generator, crop: str = "centred") -
             grid = torch.addcmul(base, field, std * to_grid)
             y = F.grid_sample(y, grid, mode="bilinear", padding_mode="border", align_corners=True)
         else:
-            y = _jitter_round_arniqa(y, field * std, base, to_grid)
+            y = _jitter_round_arniqa(y, field.mul_(std), base, pixels, to_grid)
     return y
 
 
-def _jitter_round_arniqa(y: Tensor, shift: Tensor, base: Tensor, to_grid: Tensor) -> Tensor:
-    """One round of the reference's ``imscatter`` (see :func:`jitter`); ``shift`` N×H×W×2 in px as (dx, dy)."""
+def _jitter_round_arniqa(y: Tensor, shift: Tensor, base: Tensor, pixels: Tensor, to_grid: Tensor) -> Tensor:
+    """One round of the reference's ``imscatter`` (see :func:`jitter`); ``shift`` N×H×W×2 in px as
+    (dx, dy), overwritten; ``pixels`` H×W×2 the pixel coordinates (j, i), ``base`` the same in grid units."""
     n, _, h, w = y.shape
-    pad = shift.amin((1, 2)).neg_().abs_().ceil_()  # N×2: (m_c, m_r) = ceil|max s|, s = −shift
+    # N×2: (m_c, m_r) = ceil|max s|, s = −shift (a contiguous copy makes the reduction ~4× faster)
+    pad = shift.view(n, h * w, 2).transpose(1, 2).contiguous().amin(-1).neg_().abs_().ceil_()
     t = (pad[:, 0] - pad[:, 1]).long()  # rows move by t, columns by −t
-    rows = (torch.arange(h, device=y.device).view(1, h) + t.view(n, 1)).clamp_(0, h - 1)
-    cols = (torch.arange(w, device=y.device).view(1, w) - t.view(n, 1)).clamp_(0, w - 1)
-    index = (rows.view(n, h, 1) * w + cols.view(n, 1, w)).view(n, h * w, 1).expand(n, h * w, 2)
-    shift = shift.reshape(n, h * w, 2).gather(1, index).view(n, h, w, 2)
-    offset = torch.stack((-t, t), dim=1).to(y.dtype).view(n, 1, 1, 2)  # (dx, dy) of the translation, px
-    moved = shift.add_(offset)
-    # Outside the padded image: x + dx < −m_c or ≥ w − 1 + m_c (likewise y), in px from pixel (i, j).
-    pos = base.add(1.0).div(to_grid) + moved  # sample coordinates in px
+    low, high = torch.aminmax(shift)
+    reach = max(-float(low), float(high)) + float(t.abs().max())  # ≥ every |shift| after the translation
+    for step in t.unique().tolist():  # at L1–L3 almost always only 0
+        if step == 0:
+            continue
+        sel = (t == step).nonzero().squeeze(1)
+        rows = (torch.arange(h, device=y.device) + step).clamp_(0, h - 1)
+        cols = (torch.arange(w, device=y.device) - step).clamp_(0, w - 1)
+        moved = shift.index_select(0, sel).index_select(1, rows).index_select(2, cols)
+        moved += torch.tensor([-step, step], dtype=y.dtype, device=y.device)  # the translation (dx, dy), px
+        shift.index_copy_(0, sel, moved)
+    out = F.grid_sample(y, torch.addcmul(base, shift, to_grid), mode="bilinear", padding_mode="border",
+                        align_corners=True)
+    # A sample lands outside the padded image (x + dx < −m_c or ≥ w − 1 + m_c, likewise y) only if
+    # |shift| reaches the pad, and then only within `band` pixels of the border.
+    least = float(pad.min())
+    if reach < least:
+        return out
+    band = min(int(math.ceil(reach - least)) + 1, h, w)
     size = torch.tensor([w - 1, h - 1], dtype=y.dtype, device=y.device)
     margin = pad.to(y.dtype).view(n, 1, 1, 2)
-    inside = ((pos >= -margin) & (pos < size + margin)).all(-1)
-    grid = torch.addcmul(base, moved, to_grid)
-    out = F.grid_sample(y, grid, mode="bilinear", padding_mode="border", align_corners=True)
-    return out * inside.unsqueeze(1).to(y.dtype)
+    for strip in ((slice(None), slice(0, band)), (slice(None), slice(h - band, h)),
+                  (slice(None), slice(None), slice(0, band)), (slice(None), slice(None), slice(w - band, w))):
+        pos = shift[strip] + pixels[strip[1:]]  # sample coordinates in px
+        inside = ((pos >= -margin) & (pos < size + margin)).all(-1)
+        out_strip = out.permute(0, 2, 3, 1)[strip]  # N×rows×cols×C view of the output
+        out_strip.mul_(inside.unsqueeze(-1).to(y.dtype))
+    return out
 
 
 def _patch_offsets(h: int, w: int, size: int, device: torch.device) -> Tensor:
