@@ -47,7 +47,8 @@ def jitter(x: Tensor, li: Tensor, gen: torch.Generator, crop: str = "centred") -
     columns (its shift field with it, replicate-indexed). And a sample that falls outside the
     padded image (coordinate < −m or ≥ size − 1 + m) comes out 0: its two clamped bilinear taps
     coincide and the reference's weights cancel exactly. At L4 and L5 (std 0.5, 1 px) m_r ≠ m_c
-    in about a third of the rounds, and the ±1 px translations raise the mean change by ~40 %.
+    in about a third of the rounds; the ±1 px translations raise the mean change by ~35 % (L4)
+    and ~13 % (L5).
     """
     _require_size(x, 2, "jitter")
     n, _, h, w = x.shape
@@ -154,7 +155,7 @@ def non_eccentricity_patch(x: Tensor, li: Tensor, gen: torch.Generator, copy: st
     ``copy`` (:data:`PATCH_COPIES`): "atomic" copies each patch as a whole (the default here, which
     the Re-IQA bank uses); "arniqa", the ARNIQA model's setting unless changed, copies it row by
     row from the tensor being written, as the reference does (:func:`_patch_sources`): a patch
-    moved down repeats its top rows, shifted sideways, which raises the mean change by ~10 %.
+    moved down repeats its top rows, shifted sideways, which raises the mean change by 10–12 %.
     """
     _require_size(x, 2 * _NONECC_RADIUS + _NONECC_PATCH, "noneccpatch")
     n, c, h, w = x.shape
