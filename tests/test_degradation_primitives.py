@@ -133,6 +133,57 @@ def test_disk_kernel_matches_matlab_output():
     assert np.abs(kernels.disk(1) - expected).max() < 5e-5
 
 
+def _reference_port_disk(r: int) -> np.ndarray:
+    """The ARNIQA reference's port of fspecial('disk') (miccunifi/ARNIQA utils_distortions.fspecial),
+    restated pixel by pixel: MATLAB's formula, except that m1's and m2's second branches are single
+    all-or-nothing choices made over the whole grid (`if (r1 > 0).all()`), and m2's uses min, not max."""
+    n = 2 * r + 1
+    cells = [(max(abs(a), abs(b)), min(abs(a), abs(b))) for a in range(-r, r + 1) for b in range(-r, r + 1)]
+    m1_else_ok = all(r * r - (mx + 0.5) ** 2 > 0 for mx, _ in cells)
+    m2_else_ok = all(r * r - (mn - 0.5) ** 2 > 0 for _, mn in cells)
+    out = []
+    for mx, mn in cells:
+        if r * r < (mx + 0.5) ** 2 + (mn - 0.5) ** 2:
+            m1 = mn - 0.5
+        else:
+            m1 = math.sqrt(r * r - (mx + 0.5) ** 2) if m1_else_ok else 0.0
+        if r * r > (mx - 0.5) ** 2 + (mn + 0.5) ** 2:
+            m2 = mn + 0.5
+        else:
+            m2 = math.sqrt(r * r - (mn - 0.5) ** 2) if m2_else_ok else 0.0
+        a1, a2 = math.asin(m1 / r), math.asin(m2 / r)
+        on_edge = (r * r < (mx + 0.5) ** 2 + (mn + 0.5) ** 2 and r * r > (mx - 0.5) ** 2 + (mn - 0.5) ** 2) or (
+            mn == 0 and mx - 0.5 < r <= mx + 0.5)
+        v = 0.0
+        if on_edge:
+            v = r * r * (0.5 * (a2 - a1) + 0.25 * (math.sin(2 * a2) - math.sin(2 * a1))) - (mx - 0.5) * (m2 - m1) + (
+                m1 - mn + 0.5)
+        out.append(v + float((mx + 0.5) ** 2 + (mn + 0.5) ** 2 < r * r))
+    h = np.array(out).reshape(n, n)
+    h[r, r] = min(min(math.pi * r * r, math.pi / 2), 1)  # the small-disc fix-up never applies to whole radii
+    return h / h.sum()
+
+
+@pytest.mark.parametrize("radius", [1, 2, 4, 6, 8])
+def test_arniqa_disk_is_the_reference_port(radius):
+    h = kernels.disk_arniqa(radius)
+    assert h.shape == (2 * radius + 1,) * 2 and abs(h.sum() - 1) < 1e-12
+    assert np.abs(h - _reference_port_disk(radius)).max() < 1e-15
+
+
+def test_arniqa_disk_differs_from_matlab_from_radius_2():
+    assert np.array_equal(kernels.disk_arniqa(1), kernels.disk(1))
+    # Measured with the reference's fspecial('disk', r): negative taps at the rim from radius 2 on.
+    measured_min = {2: -0.0019126265587018532, 4: -0.029413204396776017, 6: -0.04756395169197535,
+                    8: -0.05007560131736931}
+    for r, low in measured_min.items():
+        h = kernels.disk_arniqa(r)
+        assert abs(h.min() - low) < 1e-15 and int((h < 0).sum()) == (8 if r < 6 else 16)
+        assert (kernels.disk(r) >= 0).all()
+    with pytest.raises(ValueError, match="whole radii"):
+        kernels.disk_arniqa(2.5)
+
+
 def test_motion_kernel_known_cases():
     assert np.allclose(kernels.motion(9, 0), np.full((1, 9), 1 / 9))
     assert np.allclose(kernels.motion(10, 0), np.array([[0.5] + [1.0] * 9 + [0.5]]) / 10)

@@ -16,6 +16,7 @@ from iqabench.degradation import (
     REALESRGAN_CHAIN,
     VARIANTS,
     CompositionSampler,
+    Settings,
     apply_composition,
     apply_compositions,
     count_compositions,
@@ -170,6 +171,21 @@ def test_apply_compositions_equals_per_sample_application(views):
     for i, comp in enumerate(DET_COMPS):
         assert torch.allclose(out[i : i + 1], apply_composition(views[i : i + 1], comp), atol=1e-5)
     assert torch.equal(out[2], views[2])  # pristine
+
+
+def test_compositions_pass_the_settings_to_every_step(views):
+    comps = [(("lensblur", 4), ("noneccpatch", 5)), (("jitter", 5),), (("colorshift", 5), ("lensblur", 2)), ()]
+    matlab = Settings(lens_kernel="matlab", patch_copy="atomic", jitter_crop="centred", colorshift_clamp="percentile")
+    for settings in (Settings(), matlab):
+        out = apply_compositions(views, comps, gen(4), settings)
+        g = gen(4)  # per-sample application in the batched visiting order (catalogue order per round)
+        ref = views.clone()
+        for i, key in [(0, "lensblur"), (2, "colorshift"), (1, "jitter")]:
+            ref[i : i + 1] = distort(views[i : i + 1], key, dict(comps[i])[key], g, settings)
+        ref[2:3] = distort(ref[2:3], "lensblur", 2, g, settings)
+        ref[0:1] = distort(ref[0:1], "noneccpatch", 5, g, settings)
+        assert torch.allclose(out, ref, atol=1e-6)
+    assert not torch.allclose(apply_compositions(views, comps, gen(4)), apply_compositions(views, comps, gen(4), matlab))
 
 
 def test_apply_composition_clips_after_every_step(views):

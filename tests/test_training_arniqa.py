@@ -196,6 +196,32 @@ def test_one_composition_per_sample_on_all_its_views_with_fresh_randomness(image
     assert not torch.allclose(out[1] - views[1], out[3] - views[3])
 
 
+def test_degradation_settings_come_from_the_config_and_are_recorded(images):
+    from iqabench.degradation import Settings, apply_compositions
+
+    task = _task(tiny_config(images))
+    assert task.model_info()["degradation"]["settings"] == Settings().as_dict()  # the reference's quirks
+    cfg = tiny_config(images)
+    cfg["degradation"]["lens_kernel"] = "matlab"
+    task = _task(cfg)
+    assert task.model_info()["degradation"]["settings"]["lens_kernel"] == "matlab"
+
+    class Fixed:
+        def sample_batch(self, n, generator=None):
+            return [(("lensblur", 5),)] * n
+
+    task.sampler = Fixed()
+    batch = next(iter(task.batches(0, 0)))
+    out, _ = task.prepare(batch, 0, 0)
+    views = batch.float() / 255
+    comps = [(("lensblur", 5),)] * len(views)
+    assert torch.allclose(out, apply_compositions(views, comps, None, Settings(lens_kernel="matlab")), atol=1e-6)
+    assert not torch.allclose(out, apply_compositions(views, comps), atol=1e-3)
+    cfg["degradation"]["lens_kernel"] = "disc"
+    with pytest.raises(IQABenchError, match="config degradation lens_kernel: 'disc' is not one of arniqa, matlab"):
+        _task(cfg)
+
+
 # -- resume -----------------------------------------------------------------------------------
 class _Stop(KeyboardInterrupt):
     pass

@@ -13,7 +13,16 @@ it is implemented and listed in ``docs/degradation.md``. Levels are 1-based (1 =
 
 from __future__ import annotations
 
-from .catalog import DISTORTIONS, GROUPS, NUM_LEVELS, Distortion, distort
+from .catalog import (
+    DEFAULT_SETTINGS,
+    DISTORTIONS,
+    GROUPS,
+    INTENDED_SETTINGS,
+    NUM_LEVELS,
+    Distortion,
+    Settings,
+    distort,
+)
 from .compose import Composition, apply_composition, apply_compositions
 from .sampler import (
     REALESRGAN_CHAIN,
@@ -26,11 +35,14 @@ from .sampler import (
 from .sheet import contact_sheet
 
 __all__ = [
+    "DEFAULT_SETTINGS",
     "DISTORTIONS",
     "GROUPS",
+    "INTENDED_SETTINGS",
     "NUM_LEVELS",
     "REALESRGAN_CHAIN",
     "VARIANTS",
+    "Settings",
     "Composition",
     "CompositionSampler",
     "Distortion",

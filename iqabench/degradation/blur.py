@@ -25,9 +25,19 @@ def gaussian_blur(x: Tensor, li: Tensor, gen: torch.Generator | None) -> Tensor:
     return by_level(x, li, run)
 
 
-def lens_blur(x: Tensor, li: Tensor, gen: torch.Generator | None) -> Tensor:
-    """``fspecial('disk', r)`` (3×3 … 17×17), replicate borders."""
-    return by_level(x, li, lambda xs, level: filter2d(xs, kernels.disk(LENSBLUR[level])))
+DISKS = {"arniqa": kernels.disk_arniqa, "matlab": kernels.disk}
+"""Lens-blur kernels: the ARNIQA reference's port of ``fspecial('disk')`` (:func:`kernels.disk_arniqa`,
+what the released ARNIQA weights were trained with) and MATLAB's exact disc (:func:`kernels.disk`)."""
+
+
+def lens_blur(x: Tensor, li: Tensor, gen: torch.Generator | None, disk: str = "matlab") -> Tensor:
+    """Correlation with a disc of the level's radius (3×3 … 17×17), replicate borders.
+
+    ``disk`` (:data:`DISKS`): "matlab" is ``fspecial('disk', r)`` (the default here, which the
+    Re-IQA bank uses); the ARNIQA model passes its setting, "arniqa" unless changed.
+    """
+    kernel = DISKS[disk]
+    return by_level(x, li, lambda xs, level: filter2d(xs, kernel(LENSBLUR[level])))
 
 
 def motion_blur(x: Tensor, li: Tensor, gen: torch.Generator) -> Tensor:

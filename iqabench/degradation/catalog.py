@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -19,13 +22,72 @@ DistortionFn = Callable[[Tensor, Tensor, "torch.Generator | None"], Tensor]
 
 
 @dataclass(frozen=True)
+class Settings:
+    """How the model reproduces four behaviours of the reference implementation that are not what
+    its code meant to do (docs/degradation.md, *Settings*). "arniqa", the default of each, is the
+    reference's behaviour, which the released ARNIQA weights were trained on; the other value is
+    the intended operation. Training records these with its results.
+
+    * ``lens_kernel``: lensblur's disc, "arniqa" (the reference's port of ``fspecial('disk')``,
+      negative rim weights from radius 2) or "matlab" (MATLAB's exact disc);
+    * ``patch_copy``: noneccpatch copies each patch "arniqa" (row by row from the image being
+      written) or "atomic" (as a whole);
+    * ``jitter_crop``: jitter's rounds "arniqa" (pads and crops with swapped sizes: random ±1 px
+      translations, samples beyond the pad black) or "centred";
+    * ``colorshift_clamp``: colorshift's edge-map clamp, "arniqa" (the port's index-tensor clamp:
+      two pixels per row forced to 0 and 1) or "percentile" (the MATLAB original's 1 %/99 % clamp).
+    """
+
+    lens_kernel: str = "arniqa"
+    patch_copy: str = "arniqa"
+    jitter_crop: str = "arniqa"
+    colorshift_clamp: str = "arniqa"
+
+    def __post_init__(self) -> None:
+        _check_settings(vars(self), "degradation setting")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], where: str = "degradation settings") -> Settings:
+        """Settings from a mapping of setting names (e.g. a config section); unknown names are an error."""
+        values = {k: str(v) for k, v in values.items()}
+        _check_settings(values, where)
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+_SETTING_VALUES = {
+    "lens_kernel": tuple(blur.DISKS),
+    "patch_copy": spatial.PATCH_COPIES,
+    "jitter_crop": spatial.JITTER_CROPS,
+    "colorshift_clamp": color.EDGE_CLAMPS,
+}
+
+
+def _check_settings(values: Mapping[str, str], where: str) -> None:
+    for name, value in values.items():
+        if name not in _SETTING_VALUES:
+            raise IQABenchError(f"{where}: unknown setting {name!r} (known: {', '.join(_SETTING_VALUES)})")
+        if value not in _SETTING_VALUES[name]:
+            raise IQABenchError(f"{where} {name}: {value!r} is not one of {', '.join(_SETTING_VALUES[name])}")
+
+
+DEFAULT_SETTINGS = Settings()
+INTENDED_SETTINGS = Settings(lens_kernel="matlab", patch_copy="atomic", jitter_crop="centred", colorshift_clamp="percentile")
+"""The operations as their MATLAB originals define them: what the type functions do when called
+without these keywords (as the Re-IQA bank calls them)."""
+
+
+@dataclass(frozen=True)
 class Distortion:
     """One distortion type of the ARNIQA model.
 
     ``levels`` are the parameter values of levels 1..5 (weakest to strongest, in the reference's
     order); ``deterministic`` is False for types with internal randomness (noise fields, random
     positions, angles, directions). ``fn(x, level_index, generator)`` is the batched
-    implementation (0-based CPU level indices); call it through :func:`distort`.
+    implementation (0-based CPU level indices); call it through :func:`distort`. ``settings``
+    pairs keyword arguments of ``fn`` with the :class:`Settings` field that supplies them.
     """
 
     key: str
@@ -35,17 +97,25 @@ class Distortion:
     description: str
     deterministic: bool
     fn: DistortionFn = field(repr=False, compare=False)
+    settings: tuple[tuple[str, str], ...] = ()
+
+    def bound(self, settings: Settings) -> DistortionFn:
+        """``fn`` with the keyword arguments ``settings`` gives it."""
+        if not self.settings:
+            return self.fn
+        return functools.partial(self.fn, **{arg: getattr(settings, name) for arg, name in self.settings})
 
 
 _TABLE: tuple[Distortion, ...] = (
     Distortion("gaublur", "blur", 1, blur.GAUBLUR, "Gaussian blur, σ in px", True, blur.gaussian_blur),
-    Distortion("lensblur", "blur", 2, blur.LENSBLUR, "lens (disc) blur, radius in px", True, blur.lens_blur),
+    Distortion("lensblur", "blur", 2, blur.LENSBLUR, "lens (disc) blur, radius in px", True, blur.lens_blur,
+               (("disk", "lens_kernel"),)),
     Distortion("motionblur", "blur", 3, blur.MOTIONBLUR, "motion blur, length in px, random angle", False,
                blur.motion_blur),
     Distortion("colordiff", "color_distortion", 4, color.COLORDIFF, "colour diffusion (blurred, amplified LAB chroma)",
                True, color.color_diffusion),
     Distortion("colorshift", "color_distortion", 5, color.COLORSHIFT, "edge-gated shift of the green channel, px",
-               False, color.color_shift),
+               False, color.color_shift, (("clamp", "colorshift_clamp"),)),
     Distortion("colorsat1", "color_distortion", 7, color.COLORSAT1, "HSV saturation factor", True,
                color.color_saturation1),
     Distortion("colorsat2", "color_distortion", 8, color.COLORSAT2, "LAB chroma factor", True, color.color_saturation2),
@@ -67,9 +137,9 @@ _TABLE: tuple[Distortion, ...] = (
     Distortion("meanshift", "brightness_change", 18, brightness.MEANSHIFT, "mean shift, added value", True,
                brightness.mean_shift),
     Distortion("jitter", "spatial_distortion", 19, spatial.JITTER, "pixel jitter, shift std in px (5 rounds)", False,
-               spatial.jitter),
+               spatial.jitter, (("crop", "jitter_crop"),)),
     Distortion("noneccpatch", "spatial_distortion", 20, spatial.NONECCPATCH, "non-eccentricity patches, count",
-               False, spatial.non_eccentricity_patch),
+               False, spatial.non_eccentricity_patch, (("copy", "patch_copy"),)),
     Distortion("pixelate", "spatial_distortion", 21, spatial.PIXELATE, "pixelation, strength", True, spatial.pixelate),
     Distortion("quantization", "spatial_distortion", 22, spatial.QUANTIZATION, "uniform quantisation, levels", True,
                spatial.quantization),
@@ -133,17 +203,21 @@ def check_batch(x: object) -> Tensor:
 
 
 def distort(
-    x: Tensor, key: str, level: int | Sequence[int] | Tensor, generator: torch.Generator | None = None
+    x: Tensor,
+    key: str,
+    level: int | Sequence[int] | Tensor,
+    generator: torch.Generator | None = None,
+    settings: Settings = DEFAULT_SETTINGS,
 ) -> Tensor:
     """Apply distortion ``key`` at ``level`` (1..5, one int or one per sample) to a batch.
 
     ``x``: N×3×H×W float32/float64 in [0, 1] on any device; the result has the same shape, dtype
     and device, clipped to [0, 1]; ``x`` is never modified. Random types draw everything from
     ``generator`` (on its own device, then moved; see :mod:`iqabench.degradation.rng`); ``None``
-    uses a fresh generator seeded from torch's global RNG.
+    uses a fresh generator seeded from torch's global RNG. ``settings``: :class:`Settings`.
     """
     dist = get(key)
-    out = apply_type(dist.fn, dist.deterministic, x, level, generator)
+    out = apply_type(dist.bound(settings), dist.deterministic, x, level, generator)
     if out.data_ptr() == x.data_ptr():
         out = out.clone()
     # The reference casts to float32 and clips after every step.

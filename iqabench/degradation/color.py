@@ -48,7 +48,10 @@ def _color_diffusion(x: Tensor, li: Tensor) -> Tensor:
     return _truncate_to_8bit(lab_to_rgb(torch.cat((lab[:, :1], ab), 1), swap_rb=True))
 
 
-def _edge_map(x: Tensor) -> Tensor:
+EDGE_CLAMPS = ("arniqa", "percentile")
+
+
+def _edge_map(x: Tensor, clamp: str) -> Tensor:
     """Normalised edge strength in [0, 1] that gates the colour shift (N×1×H×W)."""
     gray = rgb_to_gray(x)
     # kornia spatial_gradient(mode='diff', normalized=True): central difference / 2, replicate pad.
@@ -63,11 +66,9 @@ def _edge_map(x: Tensor) -> Tensor:
     span = e.amax((1, 2, 3), keepdim=True) - lo
     flat_map = span <= 0
     e = (e - torch.where(flat_map, 0.0, lo)) / torch.where(flat_map, 1.0, span)
-    # Percentile clamp to [p1, p99] (MATLAB's perc: the round(n·p/100)-th smallest value).
-    # CHANGED from the reference on purpose: its torch port indexes the (values, indices) pair of
-    # torch.sort, so it "clamps" with index tensors and forces ~2 px per row to 0 or 1 (447 of
-    # 50,176 px on a 224² crop) instead of clipping at percentiles. That has no intended effect;
-    # this is the intended clamp of the MATLAB original.
+    if clamp == "arniqa":
+        return _edge_clamp_arniqa(e)
+    # The MATLAB original's clamp to [p1, p99] (perc: the round(n·p/100)-th smallest value).
     flat = e.flatten(1)
     m = flat.shape[1]
     k = min(max(int(math.floor(m * _SHIFT_PERCENTILE / 100 + 0.5)), 1), m)
@@ -76,13 +77,41 @@ def _edge_map(x: Tensor) -> Tensor:
     return torch.maximum(torch.minimum(e, hi), lo)
 
 
-def color_shift(x: Tensor, li: Tensor, gen: torch.Generator) -> Tensor:
+def _edge_clamp_arniqa(e: Tensor) -> Tensor:
+    """The reference's "1 %/99 % clamp": its ``perc`` indexes the (values, indices) pair of
+    ``torch.sort`` (along each row) and returns the indices, so e = max(min(e, idx↑), 1 − idx↓),
+    idx↑/idx↓ the positions of the row sorted ascending / descending. Index 0 sits where column 0
+    ranks: in each row the pixel at column 0's ascending rank becomes 0 and the one at its
+    descending rank 1; every other pixel keeps its value (the indices are ≥ 1 there). Ranks count
+    the strictly smaller (larger) values; the reference's unstable sort orders ties arbitrarily."""
+    first = e[..., :1]
+    rank_up = (e < first).sum(-1, keepdim=True)
+    rank_down = (e > first).sum(-1, keepdim=True)
+    e = e.scatter(-1, rank_up, 0.0)
+    return e.scatter(-1, rank_down, 1.0)
+
+
+def color_shift(x: Tensor, li: Tensor, gen: torch.Generator, clamp: str = "percentile") -> Tensor:
     """Shift the green channel by round(amt·a/‖a‖) px, a ~ U[0,1)² per sample (always towards
-    +y/+x), blended in proportion to the edge map: G' = shifted·e + G·(1 − e)."""
-    n, _, h, w = x.shape
+    +y/+x), blended in proportion to the edge map: G' = shifted·e + G·(1 − e).
+
+    ``clamp`` (:data:`EDGE_CLAMPS`), the edge map's 1 %/99 % clamp: "percentile" is the MATLAB
+    original's (the default here, which the Re-IQA bank uses); "arniqa", the ARNIQA model's setting
+    unless changed, is what the reference's port does instead (:func:`_edge_clamp_arniqa`).
+    """
+    n = x.shape[0]
     a = rng.rand((n, 2), gen, torch.device("cpu"), torch.float64)
     amount = torch.tensor(COLORSHIFT, dtype=torch.float64)[li].unsqueeze(1)
     s = torch.round(a / a.norm(dim=1, keepdim=True) * amount).long()  # np.round: half to even
+    return shift_green(x, s, clamp)
+
+
+def shift_green(x: Tensor, s: Tensor, clamp: str) -> Tensor:
+    """The blend of :func:`color_shift` given the shifts ``s`` (N×2 CPU int64, the reference's
+    ``amount_shift``)."""
+    if clamp not in EDGE_CLAMPS:
+        raise ValueError(f"colorshift clamp must be one of {EDGE_CLAMPS}, got {clamp!r}")
+    n, _, h, w = x.shape
     s0, s1 = s[:, :1], s[:, 1:]
     # The reference pads W by s0 and H by s1 but rolls H by s0 and W by s1, then crops. Result:
     # out[i, j] = G[clamp(((i + s1 − s0) mod (H + 2·s1)) − s1), clamp(((j + s0 − s1) mod (W + 2·s0)) − s0)],
@@ -95,7 +124,7 @@ def color_shift(x: Tensor, li: Tensor, gen: torch.Generator) -> Tensor:
     index = (rows.unsqueeze(2) * w + cols.unsqueeze(1)).view(n, h * w).to(x.device)
     g = x[:, 1]
     shifted = g.reshape(n, h * w).gather(1, index).view(n, h, w)
-    e = _edge_map(x)[:, 0]
+    e = _edge_map(x, clamp)[:, 0]
     out = x.clone()
     out[:, 1] = torch.lerp(g, shifted, e)  # g + e·(shifted − g) = shifted·e + g·(1 − e)
     return out

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from ..errors import IQABenchError
 from . import rng
-from .catalog import DISTORTIONS, NUM_LEVELS, check_batch, distort, get
+from .catalog import DEFAULT_SETTINGS, DISTORTIONS, NUM_LEVELS, Settings, check_batch, distort, get
 
 Composition = tuple[tuple[str, int], ...]
 """(key, level) steps in application order, levels 1-based; ``()`` is pristine."""
@@ -41,7 +41,8 @@ def _needs_generator(compositions: Sequence[Composition]) -> bool:
     return any(not DISTORTIONS[k].deterministic for comp in compositions for k, _ in comp)
 
 
-def apply_composition(x: Tensor, composition: Composition, generator: torch.Generator | None = None) -> Tensor:
+def apply_composition(x: Tensor, composition: Composition, generator: torch.Generator | None = None,
+                      settings: Settings = DEFAULT_SETTINGS) -> Tensor:
     """Apply the same composition to every image of ``x`` (N×3×H×W in [0, 1]); clipped after each
     step, ``x`` untouched."""
     check_batch(x)
@@ -49,12 +50,15 @@ def apply_composition(x: Tensor, composition: Composition, generator: torch.Gene
     gen = rng.resolve(generator) if _needs_generator([steps]) else generator
     out = x.clone()
     for key, level in steps:
-        out = distort(out, key, level, gen)
+        out = distort(out, key, level, gen, settings)
     return out
 
 
 def apply_compositions(
-    x: Tensor, compositions: Sequence[Composition], generator: torch.Generator | None = None
+    x: Tensor,
+    compositions: Sequence[Composition],
+    generator: torch.Generator | None = None,
+    settings: Settings = DEFAULT_SETTINGS,
 ) -> Tensor:
     """Apply ``compositions[i]`` to image i, batched.
 
@@ -83,8 +87,8 @@ def apply_compositions(
             rows, levels = by_type[key]
             lv = torch.tensor(levels, dtype=torch.int64)
             if len(rows) == n:
-                out = distort(out, key, lv, gen)
+                out = distort(out, key, lv, gen, settings)
             else:
                 idx = torch.tensor(rows, dtype=torch.int64, device=x.device)
-                out.index_copy_(0, idx, distort(out.index_select(0, idx), key, lv, gen))
+                out.index_copy_(0, idx, distort(out.index_select(0, idx), key, lv, gen, settings))
     return out

@@ -40,8 +40,11 @@ def jpeg(x: Tensor, li: Tensor, gen: torch.Generator | None) -> Tensor:
 
 def jpeg2000(x: Tensor, li: Tensor, gen: torch.Generator | None) -> Tensor:
     """Pillow/OpenJPEG round trip with the reference's settings: ``quality_mode='rates'``,
-    ``quality_layers=[ratio]``, ``num_resolutions=8``, ``prog_order='LRCP'``. One image at a time
-    on the CPU (OpenJPEG has no batch API); the dominant cost of the whole model.
+    ``quality_layers=[ratio]``, ``num_resolutions=8``, ``prog_order='LRCP'``, written as JP2 (a raw
+    codestream, ``no_jp2``, decodes to other pixels). One image at a time on the CPU (OpenJPEG has
+    no batch API); the dominant cost of the whole model, nearly all of it OpenJPEG's encoder:
+    imagecodecs and glymur were measured as alternatives and give other pixels
+    (docs/performance.md).
 
     OpenJPEG needs ``min(H, W) ≥ 2**(num_resolutions − 1)``: below 128 px the number of
     resolutions is lowered to the largest allowed (224² training crops are unaffected).
@@ -61,7 +64,8 @@ def jpeg2000(x: Tensor, li: Tensor, gen: torch.Generator | None) -> Tensor:
             prog_order="LRCP",
         )
         buf.seek(0)
-        with Image.open(buf) as decoded:
-            out[i] = np.asarray(decoded.convert("RGB"))
+        with Image.open(buf, formats=["JPEG2000"]) as decoded:  # an RGB JP2 decodes as RGB: no conversion
+            decoded.load()
+            out[i] = np.asarray(decoded if decoded.mode == "RGB" else decoded.convert("RGB"))
     y = torch.from_numpy(out).permute(0, 3, 1, 2).to(device=x.device, dtype=x.dtype)
     return y.div_(255.0)

@@ -44,23 +44,19 @@ def gaussian_size(sigma: float) -> int:
     return 2 * math.ceil(2 * sigma) + 1
 
 
-@lru_cache(maxsize=64)
-def disk(radius: float) -> np.ndarray:
-    """``fspecial('disk', radius)``: the fraction of each pixel covered by a disc of ``radius``,
-    normalised to sum 1; size ``2·ceil(radius − 0.5) + 1``."""
-    rad = float(radius)
+def _disk_grid(rad: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """(max(|x|, |y|), min(|x|, |y|), crad) over fspecial's (2·crad + 1)² grid, crad = ceil(rad − 0.5)."""
     crad = math.ceil(rad - 0.5)
-    x, y = np.meshgrid(np.arange(-crad, crad + 1, dtype=np.float64), np.arange(-crad, crad + 1, dtype=np.float64))
-    maxxy = np.maximum(np.abs(x), np.abs(y))
-    minxy = np.minimum(np.abs(x), np.abs(y))
+    t = np.arange(-crad, crad + 1, dtype=np.float64)
+    x, y = np.meshgrid(t, t)
+    return np.maximum(np.abs(x), np.abs(y)), np.minimum(np.abs(x), np.abs(y)), crad
 
-    def _sqrt(v: np.ndarray) -> np.ndarray:  # MATLAB multiplies the complex roots by 0; numpy would give nan
-        return np.sqrt(np.maximum(v, 0.0))
 
-    c1 = rad**2 < (maxxy + 0.5) ** 2 + (minxy - 0.5) ** 2
-    m1 = np.where(c1, minxy - 0.5, _sqrt(rad**2 - (maxxy + 0.5) ** 2))
-    c2 = rad**2 > (maxxy - 0.5) ** 2 + (minxy + 0.5) ** 2
-    m2 = np.where(c2, minxy + 0.5, _sqrt(rad**2 - (maxxy - 0.5) ** 2))
+def _disk_coverage(rad: float, maxxy: np.ndarray, minxy: np.ndarray, m1_else, m2_else) -> np.ndarray:
+    """fspecial('disk')'s per-pixel coverage before the centre and edge fix-ups, given the values its m1
+    and m2 take where their first branch does not apply (MATLAB: the arc's end points)."""
+    m1 = np.where(rad**2 < (maxxy + 0.5) ** 2 + (minxy - 0.5) ** 2, minxy - 0.5, m1_else)
+    m2 = np.where(rad**2 > (maxxy - 0.5) ** 2 + (minxy + 0.5) ** 2, minxy + 0.5, m2_else)
     a1 = np.arcsin(np.clip(m1 / rad, -1, 1))
     a2 = np.arcsin(np.clip(m2 / rad, -1, 1))
     edge = ((rad**2 < (maxxy + 0.5) ** 2 + (minxy + 0.5) ** 2) & (rad**2 > (maxxy - 0.5) ** 2 + (minxy - 0.5) ** 2)) | (
@@ -69,13 +65,17 @@ def disk(radius: float) -> np.ndarray:
     # Area under the arc between m1 and m2, less the part below the pixel, plus the full-height strip.
     arc = rad**2 * (0.5 * (a2 - a1) + 0.25 * (np.sin(2 * a2) - np.sin(2 * a1)))
     sgrid = (arc - (maxxy - 0.5) * (m2 - m1) + (m1 - minxy + 0.5)) * edge
-    sgrid = sgrid + ((maxxy + 0.5) ** 2 + (minxy + 0.5) ** 2 < rad**2)
+    return sgrid + ((maxxy + 0.5) ** 2 + (minxy + 0.5) ** 2 < rad**2)
+
+
+def _disk_finish(sgrid: np.ndarray, rad: float, crad: int) -> np.ndarray:
+    """fspecial('disk')'s centre pixel, its fix-up for small discs, and the normalisation."""
     c = crad  # 0-based index of the centre
     sgrid[c, c] = min(math.pi * rad**2, math.pi / 2)
     if crad > 0 and rad > crad - 0.5 and rad**2 < (crad - 0.5) ** 2 + 0.25:
-        m1s = math.sqrt(rad**2 - (crad - 0.5) ** 2)
-        m1n = m1s / rad
-        sg0 = 2 * (rad**2 * (0.5 * math.asin(m1n) + 0.25 * math.sin(2 * math.asin(m1n))) - m1s * 0.5)
+        m1 = math.sqrt(rad**2 - (crad - 0.5) ** 2)
+        m1n = m1 / rad
+        sg0 = 2 * (rad**2 * (0.5 * math.asin(m1n) + 0.25 * math.sin(2 * math.asin(m1n))) - m1 * (crad - 0.5))
         last = 2 * crad
         sgrid[last, c] = sg0
         sgrid[c, last] = sg0
@@ -89,6 +89,46 @@ def disk(radius: float) -> np.ndarray:
     h = sgrid / sgrid.sum()
     h.flags.writeable = False
     return h
+
+
+@lru_cache(maxsize=64)
+def disk(radius: float) -> np.ndarray:
+    """``fspecial('disk', radius)``: the fraction of each pixel covered by a disc of ``radius``,
+    normalised to sum 1; size ``2·ceil(radius − 0.5) + 1``."""
+    rad = float(radius)
+    maxxy, minxy, crad = _disk_grid(rad)
+
+    def _sqrt(v: np.ndarray) -> np.ndarray:  # MATLAB multiplies the complex roots by 0; numpy would give nan
+        return np.sqrt(np.maximum(v, 0.0))
+
+    sgrid = _disk_coverage(rad, maxxy, minxy, _sqrt(rad**2 - (maxxy + 0.5) ** 2), _sqrt(rad**2 - (maxxy - 0.5) ** 2))
+    return _disk_finish(sgrid, rad, crad)
+
+
+@lru_cache(maxsize=64)
+def disk_arniqa(radius: int) -> np.ndarray:
+    """The ARNIQA reference's port of ``fspecial('disk', radius)`` (``utils_distortions.fspecial``),
+    which the released ARNIQA weights were trained with. Two terms differ from MATLAB's:
+
+    * m1's second branch, √(r² − (max + ½)²), is used only if r² − (max + ½)² > 0 on the *whole*
+      grid (an ``all()`` test), otherwise 0 everywhere; at the corners max + ½ = r + ½ > r, so it
+      is always 0;
+    * m2's second branch is √(r² − (min − ½)²) (min, not MATLAB's max) under the same ``all()``
+      test, which always passes.
+
+    Radius 1 gives MATLAB's kernel; from radius 2 on the arcs come out wrong and the kernel has
+    negative weights at the rim (2: 8 taps of −0.0019, 8: 16 taps down to −0.050). Defined for
+    whole radii only (the reference builds its grid from −r..r, which for a whole r is MATLAB's).
+    """
+    if float(radius) != int(radius) or radius < 1:
+        raise ValueError(f"the ARNIQA disc kernel is defined for whole radii ≥ 1, got {radius}")
+    rad = float(radius)
+    maxxy, minxy, crad = _disk_grid(rad)
+    r1 = rad**2 - (maxxy + 0.5) ** 2
+    r2 = rad**2 - (minxy - 0.5) ** 2
+    m1_else = np.sqrt(r1) if (r1 > 0).all() else 0.0
+    m2_else = np.sqrt(r2) if (r2 > 0).all() else 0.0
+    return _disk_finish(_disk_coverage(rad, maxxy, minxy, m1_else, m2_else), rad, crad)
 
 
 @lru_cache(maxsize=2048)

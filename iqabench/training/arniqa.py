@@ -113,7 +113,7 @@ class ARNIQATask(Task):
                  resumed_info: dict[str, Any] | None = None):
         """``resumed_info``: the ``model_info`` of the checkpoint a resumed run continues (its encoder
         architecture is rebuilt as recorded there)."""
-        from ..degradation import sampler_for
+        from ..degradation import Settings, sampler_for
 
         self.cfg, self.env = cfg, env
         m, d, t = cfg["model"], cfg["data"], cfg["training"]
@@ -140,8 +140,11 @@ class ARNIQATask(Task):
         self.seed = int(t["seed"])
         self.repeats = int(d.get("epoch_repeats") or 1)
         self.workers = int(d.get("workers") or 0)
-        self.variant = str(cfg["degradation"]["variant"])
+        degradation = dict(cfg["degradation"])
+        self.variant = str(degradation.pop("variant"))
         self.sampler = sampler_for(self.variant)
+        # The rest of the section: how the reference's quirks are reproduced (docs/degradation.md, Settings).
+        self.degradation_settings = Settings.from_mapping(degradation, "config degradation")
         self.pool = open_pool(str(d["source"]), data_root=data_root, tiles_per_side=int(d.get("tiles_per_side") or 2))
         if len(self.pool) < 2 and self.positives == "different_image":
             raise IQABenchError("training images: at least 2 are needed for pairs of different images")
@@ -195,7 +198,8 @@ class ARNIQATask(Task):
             "projection_dim": int(self.cfg["model"].get("projection_dim") or 128),
             "init": self.init_info,
             "pool": self.pool.describe(),
-            "degradation": {"variant": self.variant, **self.sampler.config()},
+            "degradation": {"variant": self.variant, **self.sampler.config(),
+                            "settings": self.degradation_settings.as_dict()},
             "positives": self.positives,
             "hard_negatives": self.hard_negatives,
             "pairs_per_step": self.pairs,
@@ -241,7 +245,7 @@ class ARNIQATask(Task):
         gen = torch.Generator(device=dev).manual_seed(_seed(self.seed, epoch, iteration, self.env.rank, 3))
         comps = self.sampler.sample_batch(self.pairs, gen)
         n_views = views.shape[0] // self.pairs
-        out = apply_compositions(views, comps * n_views, gen)
+        out = apply_compositions(views, comps * n_views, gen, self.degradation_settings)
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         return out, {"prepare_s": time.perf_counter() - t0}
