@@ -20,6 +20,8 @@ then cross parts, and ``ref`` is left empty so that no result claims content-dis
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -33,6 +35,7 @@ LABELS = "data.csv"
 IMAGE_FOLDERS = ("images", "img")  # checked in this order; else the images sit beside data.csv
 SPLITS = ("prompt", "image")
 LABEL_COLUMNS = ("mos_quality", "mos_align")
+_IMAGE_NAME = re.compile(r"^[A-Za-z0-9.]+_[a-z]+_\d{3}\.jpg$")  # <generator>_<setting>_<NNN>.jpg
 
 
 @register_dataset("agiqa3k")
@@ -42,8 +45,12 @@ class AGIQA3K(AnnotatedDataset):
         "(higher = better); split by prompt"
     )
     labels = {
-        "mos_quality": ScoreSpec("mos_quality", True, (0.0, 5.0), f"column mos_quality of {LABELS}: perceptual quality"),
-        "mos_align": ScoreSpec("mos_align", True, (0.0, 5.0), f"column mos_align of {LABELS}: text-to-image alignment"),
+        "mos_quality": ScoreSpec(
+            "mos_quality", True, (0.0, 5.0), f"column mos_quality of {LABELS}: perceptual quality"
+        ),
+        "mos_align": ScoreSpec(
+            "mos_align", True, (0.0, 5.0), f"column mos_align of {LABELS}: text-to-image alignment"
+        ),
     }
     folder_names = ("AGIQA-3K", "AGIQA3K", "agiqa-3k", "agiqa3k", "AGIQA-3k-Database")
     expected_count = 2982
@@ -52,12 +59,21 @@ class AGIQA3K(AnnotatedDataset):
 
     @classmethod
     def looks_like_root(cls, folder: Path) -> bool:
+        """data.csv with an AGIQA-3K header, or (data.csv missing) the release's images."""
         try:
             with open(folder / LABELS, encoding="utf-8-sig", errors="replace") as f:
                 header = f.readline()
+            return any(column in header for column in LABEL_COLUMNS)
         except OSError:
-            return False
-        return any(column in header for column in LABEL_COLUMNS)
+            pass
+        for images in (folder / d for d in (*IMAGE_FOLDERS, ".")):
+            try:
+                with os.scandir(images) as entries:
+                    if any(_IMAGE_NAME.match(e.name) for e in entries):
+                        return True
+            except OSError:
+                continue
+        return False
 
     @property
     def split_by_reference(self) -> bool:  # type: ignore[override]  # the prompt is the reference

@@ -69,7 +69,9 @@ def release_folder(ref_number: int) -> str | None:
 
 @register_dataset("pipal")
 class PIPAL(AnnotatedDataset):
-    description = "PIPAL (training part): 23,200 images, 200 references, 116 distortions; Elo (higher = better)"
+    description = (
+        "PIPAL (training part): 23,200 images, 200 references, 116 distortions; Elo (higher = better)"
+    )
     labels = {
         "elo": ScoreSpec(
             "elo",
@@ -108,7 +110,9 @@ class PIPAL(AnnotatedDataset):
         if files[0].parent.name == LABEL_DIR:
             tables = []
             for path in files:
-                table = read_table(self.name, path, ("dist_name", "elo"), header=False, names=("dist_name", "elo"))
+                table = read_table(
+                    self.name, path, ("dist_name", "elo"), header=False, names=("dist_name", "elo")
+                )
                 table["hq_name"] = f"{path.stem}.bmp"
                 tables.append(table)
             table = pd.concat(tables, ignore_index=True)
@@ -119,17 +123,25 @@ class PIPAL(AnnotatedDataset):
             source = "hq_name"
         locate = self._image_locator()
         rows = []
-        for name, hq_name, score, loc in zip(table["dist_name"], table["hq_name"], table["elo"], table["_loc"]):
+        for name, hq_name, score, loc in zip(
+            table["dist_name"], table["hq_name"], table["elo"], table["_loc"]
+        ):
             name = name.strip()
             match = _NAME.match(name)
             if not match:
-                raise self.error(f"{loc}: {name!r} does not follow the PIPAL naming A<ref>_<type>_<index>.bmp")
+                raise self.error(
+                    f"{loc}: {name!r} does not follow the PIPAL naming A<ref>_<type>_<index>.bmp"
+                )
             ref, kind, number = match.group(1), int(match.group(2)), int(match.group(3))
             folder = release_folder(int(ref[1:]))
             if kind not in TYPES or number >= TYPES[kind][1] or folder is None:
-                raise self.error(f"{loc}: {name!r} is not one of PIPAL's training images (A0001-A0248, 7 types)")
+                raise self.error(
+                    f"{loc}: {name!r} is not one of PIPAL's training images (A0001-A0248, 7 types)"
+                )
             if hq_name.strip() != f"{ref}.bmp":
-                raise self.error(f"{loc}: image {name!r} is listed under reference {hq_name.strip()!r} ({source})")
+                raise self.error(
+                    f"{loc}: image {name!r} is listed under reference {hq_name.strip()!r} ({source})"
+                )
             rows.append(
                 {
                     "image_id": f"{folder}/{name}",
@@ -149,7 +161,9 @@ class PIPAL(AnnotatedDataset):
         """(release folder, name) -> the file: found by listing the folders of either layout; a missing
         file is reported where this copy's layout keeps it."""
         nested = self.root / "Distortion"
-        folders = [self.root / f"Distortion_{k}" for k in range(1, 5)] + [nested / f"Distortion_{k}" for k in range(1, 5)]
+        folders = [self.root / f"Distortion_{k}" for k in range(1, 5)] + [
+            nested / f"Distortion_{k}" for k in range(1, 5)
+        ]
         found: dict[str, Path] = {}
         for folder in [*folders, self.root / PYIQA_IMAGES]:
             try:
