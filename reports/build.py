@@ -156,19 +156,30 @@ def comparability(run: RunRecord) -> tuple[bool, list[str]]:
 
 
 def published_comparison(matrix: Matrix) -> list[dict[str, Any]]:
-    """Measured vs published (paper Table 1) for methods and datasets the paper has.
+    """Measured vs published (paper Table 1, else another source's value from ``extra``) for the
+    methods and datasets they have.
 
     "Δ vs paper" only where the run is comparable (same weights, splits, baseline definition, complete
-    data, no skipped image); otherwise the published value is shown greyed with the reasons."""
+    data, no skipped image) and the source documents how its value was made; otherwise the published
+    value is shown greyed with the reasons."""
     rows = []
     for row in matrix.rows:
         for col in matrix.columns:
             cell = matrix.cell(row, col)
-            pub = published.table1_value(row.method["name"], col.dataset["name"])
-            if cell is None or pub is None:
+            if cell is None:
                 continue
+            pub = published.table1_value(row.method["name"], col.dataset["name"])
+            source, extra = "", None
+            if pub is None:
+                found = published.extra_value(row.method["name"], col.dataset["name"])
+                if found is None:
+                    continue
+                pub, extra = found
+                source = extra["short"]
             s = cell.summary
             ok, reasons = comparability(cell.run)
+            if extra is not None and extra.get("not_comparable"):
+                ok, reasons = False, [*reasons, f"{extra['short']}: {extra['not_comparable']}"]
             rows.append(
                 {
                     "method": row.label,
@@ -180,6 +191,7 @@ def published_comparison(matrix: Matrix) -> list[dict[str, Any]]:
                     "plcc": fmt(s.get("plcc")),
                     "plcc_pub": fmt(pub[1]),
                     "plcc_delta": _delta(s.get("plcc"), pub[1], ok),
+                    "source": source,  # "" for the ARNIQA paper's Table 1
                     "run_id": cell.run.run_id,
                     "comparable": ok,
                     "reasons": "; ".join(reasons),
@@ -188,8 +200,8 @@ def published_comparison(matrix: Matrix) -> list[dict[str, Any]]:
     return rows
 
 
-def _delta(measured: float | None, published_value: float, comparable: bool) -> str:
-    if not comparable:
+def _delta(measured: float | None, published_value: float | None, comparable: bool) -> str:
+    if not comparable or published_value is None:
         return "—"
     return f"{measured - published_value:+.3f}" if measured is not None else "n/a"
 

@@ -104,6 +104,7 @@ def render(report: Report, base: Path | None = None) -> str:
         n_runs=len(report.runs),
         provenance=[provenance(r, base) for r in report.runs if r.run_id in report.used_runs],
         published_source=published.source(),
+        published_extra=published.extra_sources(),
     )
 
 

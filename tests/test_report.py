@@ -126,3 +126,33 @@ def test_delta_vs_paper_only_for_comparable_cells(runs):
 def test_not_comparable_reasons_shown(html):
     text = html.read_text()
     assert "not comparable: live: split set &#39;generated&#39;, not the paper&#39;s (&#39;arniqa&#39;)" in text
+
+
+def test_published_values_from_other_sources(tmp_path):
+    """Re-IQA's AGIQA-3K and PIPAL values (not in the ARNIQA paper) appear beside measured ones with
+    their source, never with a Δ; Table 1's published values are unchanged."""
+    import numpy as np
+    from iqabench.reports import published
+    from iqabench.reports.build import build
+    from iqabench.reports.html import write_report
+
+    from tests.fixtures.report_runs import COMPARABLE, _dataset, _method, _within
+
+    runs = tmp_path / "runs"
+    rng = np.random.default_rng(1)
+    reiqa = _method("reiqa", "Re-IQA")
+    for name, label in (("agiqa3k", "mos_quality"), ("pipal", "elo"), ("live", "dmos_realigned")):
+        _within(reiqa, _dataset(name, label=label), 0.8, runs, rng, COMPARABLE)
+    rows = {r["dataset"]: r for r in build(runs).published_rows}
+    assert set(rows) == {"agiqa3k", "pipal", "live"}
+    assert (rows["agiqa3k"]["srcc_pub"], rows["agiqa3k"]["plcc_pub"]) == ("0.811", "—")
+    assert rows["pipal"]["srcc_pub"] == "0.568" and rows["pipal"]["source"] == "Re-IQA as listed by wizwand.com"
+    for name in ("agiqa3k", "pipal"):  # a run the record calls comparable still gets no Δ from this source
+        r = rows[name]
+        assert not r["comparable"] and r["srcc_delta"] == r["plcc_delta"] == "—"
+        assert "not documented by its source" in r["reasons"]
+    assert rows["live"]["comparable"] and rows["live"]["source"] == "" and rows["live"]["srcc_pub"] == "0.970"
+    assert published.table1_value("reiqa", "agiqa3k") is None  # Table 1 keeps the paper's datasets only
+    assert published.extra_value("arniqa", "agiqa3k") is None  # no ARNIQA value: no paper gives one
+    text = write_report(runs, tmp_path / "r.html")[0].read_text()
+    assert "0.811*" in text and "Not from the ARNIQA paper" in text and "wizwand.com" in text
