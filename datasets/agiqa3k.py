@@ -10,9 +10,9 @@ Ids are the file names as listed (``AttnGAN_normal_000.jpg``), whichever folder 
 Labels: ``mos_quality`` (default: perceptual quality) or ``mos_align`` (text-to-image alignment);
 ratings were given on a continuous 0-5 scale; higher = better.
 
-Splits: every prompt was given to every generator setting (10 settings x 300 prompts; 18 images
-are absent from the release), so the images of one prompt share their content. ``split=prompt``
-(default) keeps them together: the index's ``ref`` is the prompt text and the generated splits are
+Splits: the 2,982 images come from 300 prompts, each given to every generator setting (the
+``NNN`` of a name is its prompt's number), so the images of one prompt share their content.
+``split=prompt`` (default) keeps them together: the index's ``ref`` is the prompt text and the generated splits are
 10 x 70/10/20 by prompt, no prompt in two parts (as JunFu1995/CLIP-AGIQA groups AGIQA-3K by
 prompt). ``split=image`` splits by image instead, as ARNIQA does for authentic datasets: prompts
 then cross parts, and ``ref`` is left empty so that no result claims content-disjoint splits.
