@@ -51,6 +51,8 @@ BUILTIN_DATASETS = (
     "clive",
     "kadis700k",
     "waterloo",
+    "agiqa3k",
+    "pipal",
 )
 SHIPPED_SPLITS_MAX = 10  # the shipped split files hold split_01..split_10 (seed 0)
 

@@ -119,10 +119,12 @@ def _cell_ci(run: RunRecord, n_boot: int) -> tuple[float, float]:
 
 
 def published_table(matrix: Matrix) -> Table | None:
-    """Measured beside published (the paper's Table 1) for the methods and datasets the paper has.
+    """Measured beside published (the paper's Table 1, else another source's value from ``extra``, marked
+    ``*`` with its source) for the methods and datasets they have.
 
     Δ only where the run is comparable (same weights, splits, baseline definition, complete data, no
-    skipped image); otherwise the published value is greyed and the reasons are given."""
+    skipped image) and the source documents how its value was made; otherwise the published value is
+    greyed and the reasons are given."""
     table = Table(
         key="table1-published",
         title="Published values beside the measured ones",
@@ -136,33 +138,47 @@ def published_table(matrix: Matrix) -> Table | None:
         label_headers=["Method", "Dataset (label)"],
         groups=[("SRCC", ["measured", "published", "Δ"]), ("PLCC", ["measured", "published", "Δ"])],
     )
+    others: dict[str, str] = {}
     for row in matrix.rows:
         for col in matrix.columns:
             cell = matrix.cell(row, col)
-            pub = published.table1_value(row.method["name"], col.dataset["name"])
-            if cell is None or pub is None:
+            if cell is None:
                 continue
+            pub, extra = published.table1_value(row.method["name"], col.dataset["name"]), None
+            if pub is None:
+                found = published.extra_value(row.method["name"], col.dataset["name"])
+                if found is None:
+                    continue
+                pub, extra = found
+                others[extra["short"]] = " ".join(extra["source"].split())
             s = _summary(cell.run)
             ok, reasons = comparability(cell.run)
+            if extra is not None and extra.get("not_comparable"):
+                ok, reasons = False, [*reasons, f"{extra['short']}: {' '.join(extra['not_comparable'].split())}"]
             why = "" if ok else "not comparable with the paper: " + "; ".join(reasons)
             mark = cell_notes(cell)[0]
             cells = []
             for metric, value in (("srcc", pub[0]), ("plcc", pub[1])):
                 measured = getattr(s, metric)
+                star = "*" if extra is not None and value is not None else ""
                 cells += [
                     Cell(value=measured, text=fmt(measured), run_id=cell.run.run_id, mark=mark),
-                    Cell(value=value, text=fmt(value), style="published" + ("" if ok else " not-comparable"), title=why),
-                    Cell(value=None if not ok or measured is None else measured - value, title=why,
+                    Cell(value=value, text=fmt(value) + star, style="published" + ("" if ok else " not-comparable"),
+                         title=with_notes(extra["short"] if extra else "", why)),
+                    Cell(value=None if not ok or measured is None or value is None else measured - value, title=why,
                          text=_delta(measured, value, ok)),
                 ]
             table.rows.append(([row.label, f"{col.label} ({col.score_label})"], cells))
             if not ok:
                 table.notes.append(f"{row.label} on {col.label}: {why}")
+    if others:
+        table.notes.append("* Not from the ARNIQA paper, which does not report these datasets: "
+                           + "; ".join(others.values()) + ". The same rule gives Δ or the reasons there is none.")
     return table if table.rows else None
 
 
-def _delta(measured: float | None, published_value: float, comparable: bool) -> str:
-    if not comparable:
+def _delta(measured: float | None, published_value: float | None, comparable: bool) -> str:
+    if not comparable or published_value is None:
         return "—"
     return f"{measured - published_value:+.3f}" if measured is not None else "n/a"
 

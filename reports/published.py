@@ -1,4 +1,5 @@
-"""The ARNIQA paper's published numbers (reports/data/published.yaml), shown beside measured ones."""
+"""Published numbers (reports/data/published.yaml), shown beside measured ones: the ARNIQA paper's
+Tables 1-3, and values from other sources (``extra``, each with its source)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,21 @@ def table1_value(method: str, dataset: str) -> tuple[float, float] | None:
             value = row.get(dataset)
             return tuple(value) if value else None
     return None
+
+
+def extra_value(method: str, dataset: str) -> tuple[tuple[float | None, float | None], dict[str, Any]] | None:
+    """Published (SRCC, PLCC) of a method on a dataset from another source than the ARNIQA paper,
+    with that source's entry (``source``, ``short``, ``not_comparable``); None if no source gives it."""
+    for entry in published().get("extra") or []:
+        for row in entry["rows"]:
+            if row["method"] == method and row.get(dataset):
+                return tuple(row[dataset]), entry
+    return None
+
+
+def extra_sources() -> dict[str, str]:
+    """{short name: full source} of every ``extra`` entry."""
+    return {entry["short"]: " ".join(entry["source"].split()) for entry in published().get("extra") or []}
 
 
 def table1_rows() -> list[dict[str, Any]]:

@@ -34,6 +34,10 @@ VARIANTS = [
     ("kadis700k", {}),
     ("waterloo", {"layout": "a"}),
     ("waterloo", {"layout": "b"}),
+    ("agiqa3k", {"layout": "flat"}),
+    ("agiqa3k", {"layout": "images"}),
+    ("pipal", {"layout": "release"}),
+    ("pipal", {"layout": "pyiqa"}),
 ]
 IDS = ["-".join([n, *(str(v) for v in kw.values())]) if kw else n for n, kw in VARIANTS]
 
@@ -90,7 +94,7 @@ def test_check_passes_when_the_copy_is_declared_complete(cli, tmp_path, monkeypa
     r = cli("datasets", "check", name, "--data-root", str(fx.data_root))
     assert r.code == 0, r
     assert problem_lines(r.out) == []
-    n_files = len(set(map(str, fx.image_paths))) + (fx.n_refs or 0) * (name != "waterloo")
+    n_files = len(set(map(str, fx.image_paths))) + (fx.n_refs or 0) * fx.ref_images * (name != "waterloo")
     assert r.out.strip().splitlines()[-1].startswith(f"{name}: OK: {fx.n_listed or fx.n_images} images")
     assert f"all {n_files} image files decoded" in r.out, r
     assert not [x for x in r.out.splitlines() if x.startswith("conversions: ")]  # the fixtures are 8-bit RGB
@@ -540,3 +544,168 @@ def test_gmad_toolbox_vector_follows_the_type_order(tmp_path):
     expected = ["pristine_images/00001.bmp"] + [f"distorted_images/{t}/{lv}/00001.bmp" for t in range(1, 5) for lv in range(1, 6)]
     assert vec[:21].tolist() == [score_of[i] for i in expected]
     assert summary["toolbox"]["order"].startswith("per pristine image in sorted order: pristine, then jp2k, jpeg, wn, gblur")
+
+
+# -- AGIQA-3K: prompt groups --------------------------------------------------------------------
+def test_agiqa3k_layouts_labels_and_prompts(tmp_path):
+    from tests.fixtures.dataset_fixtures import AGIQA_ABSENT, AGIQA_PROMPTS
+
+    idx = {
+        lay: dataset("agiqa3k", build("agiqa3k", tmp_path / lay, layout=lay)).index()
+        for lay in ("flat", "images", "img")
+    }
+    flat = idx["flat"]
+    for lay in ("images", "img"):  # the same ids, labels and prompts whichever folder holds the images
+        assert idx[lay][["image_id", "score", "ref"]].equals(flat[["image_id", "score", "ref"]])
+        assert idx[lay]["path"].iloc[0] == str(tmp_path / lay / "AGIQA-3K" / lay / "AttnGAN_normal_000.jpg")
+    assert flat["path"].iloc[0] == str(tmp_path / "flat" / "AGIQA-3K" / "AttnGAN_normal_000.jpg")
+    assert flat["image_id"].iloc[0] == "AttnGAN_normal_000.jpg" and AGIQA_ABSENT not in set(flat["image_id"])
+    # ref = the prompt, quoted commas included: each prompt groups its generators' images
+    assert sorted(flat["ref"].unique()) == sorted(p[0] for p in AGIQA_PROMPTS)
+    assert flat.set_index("image_id").loc["DALLE2_normal_007.jpg", "ref"] == AGIQA_PROMPTS[7][0]
+    assert flat["ref_path"].isna().all() and flat["dist_type"].isna().all()
+    raw = pd.read_csv(tmp_path / "flat" / "AGIQA-3K" / "data.csv")
+    assert np.allclose(flat["score"], raw["mos_quality"])
+    fx = build("agiqa3k", tmp_path / "align")
+    ds = dataset("agiqa3k", fx, label="mos_align")
+    assert np.allclose(ds.index()["score"], raw["mos_align"]) and ds.score_spec.higher_better
+    assert (
+        registry.datasets.get("agiqa3k").default_label is None
+        and dataset("agiqa3k", fx).label == "mos_quality"
+    )
+
+
+def test_agiqa3k_splits_keep_each_prompt_in_one_part(tmp_path):
+    fx = build("agiqa3k", tmp_path)
+    ds = dataset("agiqa3k", fx)
+    idx = ds.index()
+    splits = ds.splits(seed=3)
+    assert "by reference" in splits.source and splits.meta["n_groups"] == 8
+    prompt_of = dict(zip(idx["image_id"], idx["ref"]))
+    for k in range(len(splits)):
+        parts = [{prompt_of[i] for i in part} for part in splits.parts(k)]
+        assert all(parts) and not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    # split=image: an ARNIQA-style split by image; no content grouping is claimed
+    by_image = dataset("agiqa3k", fx, split="image")
+    assert by_image.index()["ref"].isna().all() and not by_image.split_by_reference
+    splits = by_image.splits(seed=3)
+    assert "by image" in splits.source and splits.meta["n_groups"] == fx.n_images
+    crossed = [
+        k
+        for k in range(len(splits))
+        if len({prompt_of[i] for i in splits.part(k, "test")}) < len(splits.part(k, "test"))
+        or {prompt_of[i] for i in splits.part(k, "train")} & {prompt_of[i] for i in splits.part(k, "test")}
+    ]
+    assert crossed  # prompts do cross parts in an image split
+    with pytest.raises(IQABenchError, match="option 'split' must be one of prompt, image, got 'random'"):
+        dataset("agiqa3k", fx, split="random").index()
+
+
+def test_agiqa3k_rows_without_a_prompt_or_name_are_refused(tmp_path):
+    fx = build(
+        "agiqa3k", tmp_path / "a", edit=lambda recs: [*recs[:2], {**recs[2], "prompt": " "}, *recs[3:]]
+    )
+    with pytest.raises(
+        IQABenchError, match=r"data.csv' line 4: image 'AttnGAN_normal_002.jpg' has no prompt.*split=image"
+    ):
+        dataset("agiqa3k", fx).index()
+    assert (
+        len(dataset("agiqa3k", fx, split="image").index()) == fx.n_images
+    )  # not needed when splitting by image
+    fx = build(
+        "agiqa3k",
+        tmp_path / "b",
+        edit=lambda recs: [{**recs[0], "name": "../AttnGAN_normal_000.jpg"}, *recs[1:]],
+    )
+    with pytest.raises(
+        IQABenchError, match=r"data.csv' line 2: name '../AttnGAN_normal_000.jpg' is not an image file name"
+    ):
+        dataset("agiqa3k", fx).index()
+
+
+# -- PIPAL: release and pyiqa layouts -----------------------------------------------------------
+def test_pipal_layouts_agree(tmp_path):
+    from iqabench.datasets import pipal
+
+    idx = {
+        lay: dataset("pipal", build("pipal", tmp_path / lay, layout=lay)).index()
+        for lay in ("release", "nested", "pyiqa")
+    }
+    crlf = dataset("pipal", build("pipal", tmp_path / "crlf", crlf=True)).index()
+    release = idx["release"]
+    for other in (idx["nested"], idx["pyiqa"], crlf):
+        assert other[["image_id", "score", "ref", "dist_type"]].equals(
+            release[["image_id", "score", "ref", "dist_type"]]
+        )
+    first = release.iloc[0]
+    assert (first["image_id"], first["ref"], first["dist_type"], first["dist_group"]) == (
+        "Distortion_1/A0001_00_00.bmp",
+        "A0001",
+        "trad",
+        None,
+    )
+    assert first["ref_path"] == str(tmp_path / "release" / "PIPAL" / "Train_Ref" / "A0001.bmp")
+    row = release.set_index("image_id")
+    assert row.loc["Distortion_3/A0121_06_26.bmp", "dist_type"] == "sr_denoising"
+    assert row.loc["Distortion_4/A0248_03_23.bmp", "path"] == str(
+        tmp_path / "release" / "PIPAL" / "Distortion_4" / "A0248_03_23.bmp"
+    )
+    nested = idx["nested"].set_index("image_id")
+    assert nested.loc["Distortion_2/A0060_01_15.bmp", "path"].endswith(
+        "PIPAL/Distortion/Distortion_2/A0060_01_15.bmp"
+    )
+    assert idx["pyiqa"]["path"].iloc[0] == str(tmp_path / "pyiqa" / "PIPAL" / "Dist_Imgs" / "A0001_00_00.bmp")
+    lines = (tmp_path / "release" / "PIPAL" / "Train_Label" / "A0001.txt").read_text().splitlines()
+    assert np.allclose(release["score"].iloc[:4], [float(x.split(",")[1]) for x in lines])
+    assert registry.datasets.get("pipal").labels["elo"].higher_better
+    assert sum(n for _, n in pipal.TYPES.values()) == 116
+    assert [pipal.release_folder(n) for n in (1, 59, 60, 120, 121, 184, 185, 248, 249, 0)] == [
+        "Distortion_1",
+        "Distortion_1",
+        "Distortion_2",
+        "Distortion_2",
+        "Distortion_3",
+        "Distortion_3",
+        "Distortion_4",
+        "Distortion_4",
+        None,
+        None,
+    ]
+
+
+def test_pipal_label_files_are_checked_against_the_references(cli, tmp_path):
+    # a line filed under another reference's label file
+    fx = build(
+        "pipal", tmp_path / "a", edit=lambda recs: [*recs[:5], {**recs[5], "hq_name": "A0001.bmp"}, *recs[6:]]
+    )
+    with pytest.raises(
+        IQABenchError,
+        match=r"A0001.txt' line 5: image 'A0003_01_15.bmp' is listed under reference 'A0001.bmp' \(Train_Label file\)",
+    ):
+        dataset("pipal", fx).index()
+    # a name outside the training part (type 07; a distortion index past its type's count)
+    for bad in ("A0001_07_00.bmp", "A0001_02_10.bmp", "A0249_00_00.bmp"):
+        fx = build(
+            "pipal", tmp_path / bad, edit=lambda recs, bad=bad: [{**recs[0], "dist_name": bad}, *recs[1:]]
+        )
+        with pytest.raises(
+            IQABenchError, match=rf"A0001.txt' line 1: '{bad}' is not one of PIPAL's training images"
+        ):
+            dataset("pipal", fx).index()
+    # a reference image whose label file is missing: an annotation problem naming the file
+    fx = build("pipal", tmp_path / "b")
+    (fx.root / "Train_Label" / "A0060.txt").unlink()
+    r = cli("datasets", "check", "pipal", "--data-root", str(fx.data_root))
+    assert (
+        r.code == 1
+        and f"annotation: annotation file '{fx.root / 'Train_Label' / 'A0060.txt'}' does not exist" in r.out
+    )
+    # no labels in either layout
+    for path in fx.annotations:
+        path.unlink(missing_ok=True)
+    (fx.root / "Train_Label").rmdir()
+    with pytest.raises(
+        IQABenchError,
+        match=r"no labels under .*PIPAL': neither Train_Label/ \(the release\) nor meta_info_PIPALDataset.csv",
+    ):
+        dataset("pipal", fx).index()

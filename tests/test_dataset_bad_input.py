@@ -26,6 +26,9 @@ ANNOTATED = [
     ("spaq", {}),
     ("flive", {}),
     ("clive", {}),
+    ("agiqa3k", {}),
+    ("pipal", {"layout": "release"}),
+    ("pipal", {"layout": "pyiqa"}),
 ]
 ALL = [*ANNOTATED, ("kadis700k", {}), ("waterloo", {})]
 
@@ -97,6 +100,15 @@ RENAMED = {
     "clive": (
         {"rename": {"AllMOS_release": "AllMOS"}},
         r"AllMOS_release.mat' lacks variable\(s\) AllMOS_release",
+    ),
+    "agiqa3k": ({"rename": {"mos_quality": "mos"}}, r"data.csv' lacks column\(s\) mos_quality \(columns: name, prompt"),
+    "pipal-release": (
+        {"edit": lambda recs: [{**r, "dist_name": r["elo"], "elo": r["dist_name"]} for r in recs]},  # fields swapped
+        r"A0001.txt' line 1: '[0-9.]+' does not follow the PIPAL naming A<ref>_<type>_<index>.bmp",
+    ),
+    "pipal-pyiqa": (
+        {"rename": {"elo_score": "elo"}},
+        r"meta_info_PIPALDataset.csv' lacks column\(s\) elo_score \(columns: hq_name, dist_name, elo\)",
     ),
 }
 
@@ -306,6 +318,8 @@ OTHER = {
     "clive": "kadis700k",
     "kadis700k": "waterloo",
     "waterloo": "live",
+    "agiqa3k": "pipal",
+    "pipal": "agiqa3k",
 }
 
 

@@ -203,3 +203,33 @@ def test_report_embeds_only_files_inside_a_run_folder(tmp_path):
     pairs.to_csv(pairs_csv, index=False)
     with pytest.raises(IQABenchError, match=r"names the file '\.\./\.\./private\.png', outside its folder"):
         write_report(runs, tmp_path / "report.html")
+
+
+def test_published_values_from_other_sources(tmp_path):
+    """Re-IQA's AGIQA-3K and PIPAL values (not in the ARNIQA paper) appear beside measured ones with
+    their source, never with a Δ; Table 1's published values are unchanged."""
+    import numpy as np
+    from iqabench.reports import published
+    from iqabench.reports.build import build
+    from iqabench.reports.html import write_report
+
+    from tests.fixtures.report_runs import COMPARABLE, _dataset, _method, _within
+
+    runs = tmp_path / "runs"
+    rng = np.random.default_rng(1)
+    reiqa = _method("reiqa", "Re-IQA")
+    for name, label in (("agiqa3k", "mos_quality"), ("pipal", "elo"), ("live", "dmos_realigned")):
+        _within(reiqa, _dataset(name, label=label), 0.8, runs, rng, COMPARABLE)
+    table = build(runs).table("table1-published")
+    rows = {labels[1].split(" ")[0]: cells for labels, cells in table.rows}  # SRCC measured/published/Δ, PLCC …
+    assert set(rows) == {"agiqa3k", "pipal", "live"}
+    assert (rows["agiqa3k"][1].text, rows["agiqa3k"][4].text) == ("0.811*", "—")
+    assert rows["pipal"][1].text == "0.568*" and "Re-IQA as listed by wizwand.com" in rows["pipal"][1].title
+    for name in ("agiqa3k", "pipal"):  # a run the record calls comparable still gets no Δ from this source
+        cells = rows[name]
+        assert cells[2].text == cells[5].text == "—" and "not documented by its source" in cells[2].title
+    assert rows["live"][2].text.startswith(("+", "-")) and rows["live"][1].text == "0.970"
+    assert published.table1_value("reiqa", "agiqa3k") is None  # Table 1 keeps the paper's datasets only
+    assert published.extra_value("arniqa", "agiqa3k") is None  # no ARNIQA value: no paper gives one
+    text = write_report(runs, tmp_path / "r.html")[0].read_text()
+    assert "0.811*" in text and "Not from the ARNIQA paper" in text and "wizwand.com" in text
