@@ -98,8 +98,9 @@ def test_listing_reads_pyiqa_table_without_importing_pyiqa():
 def test_wildcards_work_for_every_listing(cli):
     r = cli("list", "methods", "reiqa*")
     assert r.code == 0 and re.findall(r"^(\S+)", r.out, re.M) == ["reiqa", "reiqa-content", "reiqa-quality"]
-    r = cli("list", "datasets", "demo*")
-    assert r.code == 0 and re.findall(r"^(\S+)", r.out, re.M) == ["demo", "demo-a", "demo-b"]
+    r = cli("list", "datasets", "demo*")  # (other tests may have registered demo-few* in this process)
+    names = re.findall(r"^(\S+)", r.out, re.M)
+    assert r.code == 0 and {"demo", "demo-a", "demo-b"} <= set(names) and all(n.startswith("demo") for n in names)
     r = cli("list", "protocols", "*_dataset")
     assert r.code == 0 and re.findall(r"^(\S+)", r.out, re.M) == ["cross_dataset", "within_dataset"]
     r = cli("list", "methods", "pyiqa:*niqe*")
