@@ -111,6 +111,50 @@ def test_wildcards_work_for_every_listing(cli):
     assert r.code == 1 and "no methods match 'nothing*'" in _one_line(r.err)
 
 
+NAMESPACE_PLUGIN = '''
+from iqabench import Method, Views, registry
+
+
+class Scale(Method):
+    kind = "scores"
+    views = Views(crops=0)
+
+    def extract(self, batch):
+        return batch.mean(dim=(1, 2, 3)) * self.factor
+
+
+class Scales:
+    description = "mean grey level times a factor"
+
+    def names(self):
+        return ["x2", "x3"]
+
+    def get(self, name):
+        if name not in self.names():
+            return None
+        factor = int(name[1:])
+        return type(f"Scale{factor}", (Scale,), {"factor": factor, "description": f"mean grey level x{factor}"})
+
+
+registry.methods.register_namespace("toy", Scales())
+'''
+
+
+def test_any_plugin_can_provide_a_namespace(cli, tmp_path):
+    plugin = tmp_path / "toy.py"
+    plugin.write_text(NAMESPACE_PLUGIN)
+    r = cli("list", "methods", "toy:*", "--plugin", str(plugin))
+    assert r.code == 0 and re.findall(r"^(\S+)\s+(.*)$", r.out, re.M) == [
+        ("toy:x2", "mean grey level x2"), ("toy:x3", "mean grey level x3")]
+    assert methods.get("toy:x3")().extract(torch.full((2, 3, 4, 4), 0.5)).tolist() == [1.5, 1.5]
+    assert methods.get("toy:x3").name == "toy:x3" and "toy:x2" in methods and "toy:x9" not in methods
+    with pytest.raises(IQABenchError, match=r"unknown method 'toy:x4'; did you mean 'toy:x3', 'toy:x2'\? \(known: toy:x2, toy:x3\)"):
+        methods.get("toy:x4")
+    r = cli("list", "methods", "toy*")
+    assert r.code == 0 and re.search(r"^toy:\*\s+mean grey level times a factor \(list them with", r.out, re.M)
+    assert "toy:x2" not in methods.names()  # plain names (and the demo) stay as they were
+
+
 def test_every_nr_metric_of_the_installed_pyiqa_is_classified():
     """Each NR metric is either runnable (its weight files listed) or refused with a reason; no stale entries."""
     nr = {n for n, c in pm.catalogue().items() if c["metric_mode"] == "NR"}
