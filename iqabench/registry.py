@@ -10,6 +10,12 @@ registry finds plugins three ways, all lazily:
   decorators run;
 * any module imported by the user that applies the decorator.
 
+A *namespace* supplies a whole family of names ``PREFIX:NAME`` (e.g. ``pyiqa:piqe``) from one
+provider object, declared as an entry point in the group ``<group>.namespaces`` (e.g.
+``iqabench.methods.namespaces``) or with :meth:`Registry.register_namespace`. A provider is
+loaded, and asked for its names, only when a name with its prefix is asked for or listed with a
+pattern naming it (``iqabench list methods 'pyiqa:*'``): plain listings show one ``PREFIX:*`` row.
+
 Unknown names fail with the closest known names; a plugin that fails to import is reported with
 its error, never skipped silently.
 """
@@ -21,9 +27,10 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import IQABenchError, unknown_name
 
@@ -40,6 +47,19 @@ class Listing:
     error: str | None = None
 
 
+class NamespaceProvider(Protocol):
+    """Supplies the names ``PREFIX:NAME`` of one namespace (see the module docstring)."""
+
+    description: str  # one line, shown on the namespace's ``PREFIX:*`` row
+
+    def names(self) -> list[str]:
+        """The bare names (without ``PREFIX:``) it offers."""
+
+    def get(self, name: str) -> type | None:
+        """The class for a bare name; None for a name it does not know; IQABenchError for a known name that
+        cannot be used (the message says why)."""
+
+
 class Registry:
     def __init__(self, kind: str, group: str):
         self.kind = kind
@@ -47,11 +67,16 @@ class Registry:
         self._classes: dict[str, type] = {}
         self._sources: dict[str, str] = {}
         self._entry_points: dict[str, EntryPoint] | None = None
+        self._providers: dict[str, NamespaceProvider] = {}
+        self._provider_sources: dict[str, str] = {}
+        self._namespace_eps: dict[str, EntryPoint] | None = None
 
     # -- registration -------------------------------------------------------------------------
     def register(self, name: str, *, source: str | None = None) -> Callable[[type], type]:
         if not isinstance(name, str) or not name or any(c.isspace() for c in name):
             raise IQABenchError(f"invalid {self.kind} name {name!r}: use a non-empty name without spaces")
+        if ":" in name:
+            raise IQABenchError(f"invalid {self.kind} name {name!r}: ':' separates a namespace from a name (PREFIX:NAME)")
 
         def decorate(cls: type) -> type:
             existing = self._classes.get(name)
@@ -87,6 +112,8 @@ class Registry:
         self._sources[name] = f"entry point {ep.value}"
 
     def get(self, name: str) -> type:
+        if name not in self._classes and ":" in name:
+            return self._get_namespaced(name)
         if name not in self._classes and name in self._eps():
             self._load_entry_point(name)
         if name not in self._classes:
@@ -94,22 +121,94 @@ class Registry:
         return self._classes[name]
 
     def __contains__(self, name: str) -> bool:
-        return name in self._classes or name in self._eps()
+        if name in self._classes or name in self._eps():
+            return True
+        prefix, sep, bare = name.partition(":")
+        return bool(sep) and prefix in self.namespaces() and bare in self._provider(prefix).names()
 
     def names(self) -> list[str]:
-        return sorted(set(self._classes) | set(self._eps()))
+        """The plain names (namespaced ones are listed by their provider, on request)."""
+        return sorted(n for n in set(self._classes) | set(self._eps()) if ":" not in n)
 
-    def listing(self) -> list[Listing]:
-        """Every known plugin with its one-line description; import failures are listed, not hidden."""
-        rows = []
-        for name in self.names():
+    def listing(self, pattern: str | None = None) -> list[Listing]:
+        """Known plugins matching ``pattern`` (fnmatch, as timm's ``list_models``; None: all) with their one-line
+        description; import failures are listed, not hidden. A namespace's names are listed when the pattern
+        names the namespace (``pyiqa:*``); otherwise the namespace shows as one ``PREFIX:*`` row."""
+        rows = [self._row(n) for n in self.names() if pattern is None or fnmatchcase(n, pattern)]
+        for prefix in self.namespaces():
+            if pattern is not None and ":" in pattern:
+                prefix_pattern, _, name_pattern = pattern.partition(":")
+                if fnmatchcase(prefix, prefix_pattern):
+                    rows += self._namespace_rows(prefix, name_pattern)
+            elif pattern is None or fnmatchcase(f"{prefix}:*", pattern):
+                rows.append(self._namespace_summary(prefix))
+        return sorted(rows, key=lambda r: r.name)
+
+    def _row(self, name: str) -> Listing:
+        try:
+            cls = self.get(name)
+        except IQABenchError as exc:
+            ep = self._eps().get(name)
+            return Listing(name, "", f"entry point {ep.value}" if ep else self._sources.get(name, ""), str(exc))
+        return Listing(name, first_line(getattr(cls, "description", "") or cls.__doc__ or ""), self._sources[name])
+
+    # -- namespaces -----------------------------------------------------------------------------
+    def register_namespace(self, prefix: str, provider: NamespaceProvider, *, source: str | None = None) -> None:
+        """Make ``provider`` answer for every name ``prefix:NAME``."""
+        if not prefix or any(c.isspace() or c in ":*?[]" for c in prefix):
+            raise IQABenchError(f"invalid {self.kind} namespace {prefix!r}: use a non-empty name without spaces, ':' or wildcards")
+        existing = self._providers.get(prefix)
+        if existing is not None and existing is not provider:
+            raise IQABenchError(f"{self.kind} namespace {prefix!r} is registered twice")
+        self._providers[prefix] = provider
+        self._provider_sources[prefix] = source or _plugin_source() or f"module {type(provider).__module__}"
+
+    def namespaces(self) -> list[str]:
+        if self._namespace_eps is None:
+            self._namespace_eps = {ep.name: ep for ep in entry_points(group=f"{self.group}.namespaces")}
+        return sorted(set(self._providers) | set(self._namespace_eps))
+
+    def _provider(self, prefix: str) -> NamespaceProvider:
+        if prefix not in self._providers:
+            if prefix not in self.namespaces():
+                raise unknown_name(f"{self.kind} namespace", prefix, self.namespaces())
+            ep = self._namespace_eps[prefix]
             try:
-                cls = self.get(name)
-            except IQABenchError as exc:
-                rows.append(Listing(name, "", f"entry point {self._eps()[name].value}", str(exc)))
-                continue
-            rows.append(Listing(name, first_line(getattr(cls, "description", "") or cls.__doc__ or ""), self._sources[name]))
-        return rows
+                provider = ep.load()
+            except Exception as exc:  # a broken plugin is reported, with its own error
+                raise IQABenchError(
+                    f"{self.kind} namespace {prefix!r} (entry point {ep.value}) failed to load: {type(exc).__name__}: {exc}"
+                ) from exc
+            self.register_namespace(prefix, provider, source=f"entry point {ep.value}")
+        return self._providers[prefix]
+
+    def _get_namespaced(self, name: str) -> type:
+        prefix, _, bare = name.partition(":")
+        provider = self._provider(prefix)
+        cls = provider.get(bare)
+        if cls is None:
+            raise unknown_name(self.kind, name, [f"{prefix}:{n}" for n in provider.names()])
+        cls.name = name
+        self._classes[name] = cls
+        self._sources[name] = f"namespace {prefix} ({self._provider_sources[prefix]})"
+        return cls
+
+    def _namespace_rows(self, prefix: str, pattern: str) -> list[Listing]:
+        try:
+            bare_names = self._provider(prefix).names()
+        except IQABenchError as exc:
+            return [Listing(f"{prefix}:*", "", self._provider_sources.get(prefix, ""), str(exc))]
+        return [self._row(f"{prefix}:{n}") for n in bare_names if fnmatchcase(n, pattern)]
+
+    def _namespace_summary(self, prefix: str) -> Listing:
+        name = f"{prefix}:*"
+        try:
+            provider = self._provider(prefix)
+        except IQABenchError as exc:
+            return Listing(name, "", f"entry point {self._namespace_eps[prefix].value}", str(exc))
+        what = first_line(getattr(provider, "description", "") or "")
+        hint = f"list them with: iqabench list {self.kind}s '{name}'"
+        return Listing(name, f"{what} ({hint})" if what else hint, self._provider_sources[prefix])
 
 
 def first_line(text: str) -> str:

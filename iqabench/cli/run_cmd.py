@@ -32,7 +32,7 @@ def _scoped(values: tuple[str, ...], names: list[str], option: str, others=lambd
     """``KEY=VALUE`` for every name, or ``NAME:KEY=VALUE`` for one name (``others`` as in :func:`_per_name`)."""
     out: dict[str, dict[str, str]] = {n: {} for n in names}
     for key, value in parse_pairs(values, option).items():
-        scope, sep, bare = key.partition(":")
+        scope, sep, bare = key.rpartition(":")  # METHOD may itself hold a colon (pyiqa:NAME)
         if sep:
             if scope not in out and not others(scope):
                 raise IQABenchError(f"{option} {key}={value}: {scope!r} is not one of {', '.join(names)}")
