@@ -199,7 +199,8 @@ class CONTRIQUE(Method):
             info = self.loaded.info
             ident["training"] = {"config": (info.get("config") or {}).get("name"), "label": self.training_label(),
                                  "epoch": info.get("epoch"), "global_step": info.get("global_step"),
-                                 "kind": info.get("kind"), "classes": self.loaded.model_info.get("classes")}
+                                 "kind": info.get("kind"),
+                                 "synthetic_classes": (self.loaded.model_info.get("classes") or {}).get("synthetic")}
         if self.regressor is not None:
             ident["regressor"] = {"file": str(self.regressor.path), "sha256": self._regressor_sha256,
                                   "dataset": self.options["regressor_dataset"],
