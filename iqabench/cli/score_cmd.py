@@ -28,7 +28,8 @@ from .common import load_plugins, parse_pairs, plugin_option
               help="Output format (default: from --out's suffix, else csv).")
 @click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
               help="An image that cannot be read or scored stops the command (raise) or is skipped and listed (skip).")
-@click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda[:N]")
+@click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda[:N]",
+              help="Device the method runs on (auto: CUDA when available).")
 @click.option("--batch-size", type=click.IntRange(1, None), default=None, metavar="N",
               help="Crops per forward pass (default: the method's).")
 @click.option("--workers", type=click.IntRange(0, None), default=0, show_default=True, metavar="N",
