@@ -1,4 +1,4 @@
-"""``iqabench train``: self-supervised training of the methods that have a trainer (ARNIQA, Re-IQA)."""
+"""``iqabench train``: self-supervised training of the methods that have a trainer (ARNIQA, Re-IQA, CONTRIQUE)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import click
 
 from .common import parse_pairs
 from .train_common import resolve_run
+from .train_contrique_cmd import contrique_cmd
 from .train_reiqa_cmd import reiqa_cmd
 
 # CLI flag → config key.
@@ -115,4 +116,5 @@ def arniqa_cmd(config_name, source, data_root, init, out_dir, resume, backbone, 
         click.echo(f"{out_dir}/best.pt  epoch {best['epoch']}, validation score {best['score']:.4f}")
 
 
-train_cmd.add_command(reiqa_cmd)  # Re-IQA's trainer command lives in its own module
+train_cmd.add_command(reiqa_cmd)  # Re-IQA's and CONTRIQUE's trainer commands live in their own modules
+train_cmd.add_command(contrique_cmd)

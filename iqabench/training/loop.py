@@ -58,6 +58,11 @@ class Task:
     def iterations_per_epoch(self) -> int:
         raise NotImplementedError
 
+    def optimizer_params(self, model: nn.Module) -> Iterable[Any]:
+        """What the optimiser updates: ``model.parameters()``, or parameter groups with their own
+        settings (e.g. no weight decay for some parameters)."""
+        return model.parameters()
+
     def batches(self, epoch: int, start: int) -> Iterable[Any]:
         """This process's CPU batches of ``epoch`` for iterations ``start, start + 1, …``."""
         raise NotImplementedError
@@ -108,7 +113,7 @@ class Trainer:
         self.iters = task.iterations_per_epoch()
         if self.iters < 1:
             raise IQABenchError("training: an epoch has no complete batch (fewer images than the batch size × processes)")
-        self.optimizer = build_optimizer(cfg["optimizer"], self.model.parameters())
+        self.optimizer = build_optimizer(cfg["optimizer"], task.optimizer_params(self.model))
         # Schedules defined over the whole run (cosine_warmup) need its length; the others ignore it.
         self.scheduler = build_scheduler(cfg["scheduler"], self.optimizer, epochs=self.epochs,
                                          iterations_per_epoch=self.iters)

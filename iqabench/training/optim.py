@@ -16,7 +16,8 @@ import torch
 from ..errors import IQABenchError
 
 
-def build_optimizer(cfg: dict[str, Any], params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+def build_optimizer(cfg: dict[str, Any], params: Iterable[Any]) -> torch.optim.Optimizer:
+    """``params``: parameters, or (sgd) parameter groups whose own settings override the config's."""
     name = cfg.get("name", "sgd")
     if name == "lars":  # Re-IQA's (see .lars); parameters that never get a gradient are left out
         from .lars import LARS
@@ -32,7 +33,8 @@ def build_optimizer(cfg: dict[str, Any], params: Iterable[torch.nn.Parameter]) -
 
 def build_scheduler(cfg: dict[str, Any], optimizer: torch.optim.Optimizer, *, epochs: int | None = None,
                     iterations_per_epoch: int | None = None):
-    """``epochs`` and ``iterations_per_epoch`` (the run's length) are used by ``cosine_warmup`` only."""
+    """``epochs`` and ``iterations_per_epoch`` (the run's length) are used by ``cosine_warmup`` and
+    ``warmup_cosine`` only."""
     name = cfg.get("name", "cosine_warm_restarts")
     if name == "cosine_warmup":  # Re-IQA's (see .schedules)
         from .schedules import CosineWarmup
@@ -42,8 +44,16 @@ def build_scheduler(cfg: dict[str, Any], optimizer: torch.optim.Optimizer, *, ep
         return CosineWarmup(optimizer, epochs=epochs, iterations_per_epoch=iterations_per_epoch,
                             final_factor=float(cfg["final_factor"]), warmup_epochs=float(cfg["warmup_epochs"]),
                             warmup_from=float(cfg["warmup_from"]), per_iteration=bool(cfg["per_iteration"]))
+    if name == "warmup_cosine":  # CONTRIQUE's (see .schedules)
+        from .schedules import LinearWarmupCosine
+
+        if epochs is None or iterations_per_epoch is None:
+            raise IQABenchError("scheduler warmup_cosine needs the run's epochs and iterations per epoch")
+        return LinearWarmupCosine(optimizer, epochs=epochs, iterations_per_epoch=iterations_per_epoch,
+                                  warmup_fraction=float(cfg["warmup_fraction"]))
     if name != "cosine_warm_restarts":
-        raise IQABenchError(f"config scheduler.name: {name!r} is not supported (cosine_warm_restarts, cosine_warmup)")
+        raise IQABenchError(f"config scheduler.name: {name!r} is not supported "
+                            "(cosine_warm_restarts, cosine_warmup, warmup_cosine)")
     return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
         optimizer, T_0=int(cfg["T_0"]), T_mult=int(cfg["T_mult"]), eta_min=float(cfg["eta_min"])
     )

@@ -1,4 +1,5 @@
-"""Learning-rate schedules defined over the whole run (Re-IQA's; PyContrast's cosine with warm-up).
+"""Learning-rate schedules defined over the whole run: Re-IQA's (PyContrast's cosine with warm-up)
+and CONTRIQUE's (linear warm-up, then cosine annealing to zero, per iteration).
 
 :class:`CosineWarmup`: with base rate ``lr``, ``T`` epochs and ``η_min = lr · final_factor``
 (Re-IQA: 0.1³), the cosine value at epoch ``s`` is ``c(s) = η_min + (lr − η_min)(1 + cos(π s / T)) / 2``.
@@ -12,6 +13,11 @@
 The trainer steps the schedule after every batch with the fractional epoch just completed
 (:func:`~.optim.fractional_epoch`); knowing the iterations per epoch, the schedule sets the rate of
 the *next* batch, so batch ``i`` of epoch ``e`` runs exactly at the rate of position ``e + i/n``.
+
+:class:`LinearWarmupCosine` (CONTRIQUE's ``LinearWarmupAndCosineAnneal``, written there as a
+recursive ratio; this is its closed form): with ``T`` iterations in the run and
+``W = int(warmup_fraction · T)``, global iteration ``t`` (0-based) runs at ``lr · (t + 1)/(W + 1)``
+for ``t ≤ W`` and at ``lr · (1 + cos(π (t − W)/(T − W)))/2`` after.
 """
 
 from __future__ import annotations
@@ -74,4 +80,47 @@ class CosineWarmup:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.base_lrs = [float(v) for v in state["base_lrs"]]
         self.position = float(state["position"])
+        self._apply()
+
+
+class LinearWarmupCosine:
+    def __init__(self, optimizer: torch.optim.Optimizer, *, epochs: int, iterations_per_epoch: int,
+                 warmup_fraction: float = 0.1):
+        if epochs < 1 or iterations_per_epoch < 1:
+            raise IQABenchError("scheduler warmup_cosine: the run needs at least one epoch of one iteration")
+        if not 0.0 <= warmup_fraction < 1.0:
+            raise IQABenchError(f"config scheduler.warmup_fraction must be in [0, 1), got {warmup_fraction}")
+        self.optimizer = optimizer
+        for g in optimizer.param_groups:
+            g.setdefault("initial_lr", g["lr"])
+        self.base_lrs = [float(g["initial_lr"]) for g in optimizer.param_groups]
+        self.n = int(iterations_per_epoch)
+        self.total = int(epochs) * self.n
+        self.warmup = int(warmup_fraction * self.total)
+        self.iteration = 0
+        self._apply()
+
+    def factor(self, t: int) -> float:
+        if t <= self.warmup:
+            return (t + 1) / (self.warmup + 1)
+        return (1 + math.cos(math.pi * (t - self.warmup) / (self.total - self.warmup))) / 2
+
+    def _apply(self) -> None:
+        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
+            g["lr"] = base * self.factor(self.iteration)
+
+    def step(self, completed: float) -> None:
+        """Called after the batch at fractional epoch ``completed``: set the next batch's rate."""
+        self.iteration = round(float(completed) * self.n) + 1
+        self._apply()
+
+    def get_last_lr(self) -> list[float]:
+        return [float(g["lr"]) for g in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"iteration": self.iteration, "base_lrs": list(self.base_lrs)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.base_lrs = [float(v) for v in state["base_lrs"]]
+        self.iteration = int(state["iteration"])
         self._apply()
