@@ -187,7 +187,7 @@ def test_missing_weight_file_fails_before_any_image_with_no_network(cli, torch_h
     def no_images(*args, **kwargs):
         raise AssertionError("an image was read")
 
-    monkeypatch.setattr("iqabench.features.load_rgb", no_images)
+    monkeypatch.setattr("iqabench.features.decode_rgb", no_images)
     folder = torch_home / "hub" / "pyiqa"
     for metric, file in (("brisque", "brisque_svm_weights.pth"), ("niqe", "niqe_modelparameters.mat")):
         r = cli("run", "--plugin", PLUGIN, "-m", f"pyiqa:{metric}", "-p", "within_dataset", "-d", "demo-few")
