@@ -39,21 +39,6 @@ from iqabench.splits import Splits, generate_splits, read_splits_csv
 
 log = logging.getLogger("iqabench")
 
-# The adapters shipped with iqabench: probed to tell the user which dataset a wrong root holds.
-BUILTIN_DATASETS = (
-    "live",
-    "csiq",
-    "tid2013",
-    "kadid10k",
-    "koniq10k",
-    "spaq",
-    "flive",
-    "clive",
-    "kadis700k",
-    "waterloo",
-    "agiqa3k",
-    "pipal",
-)
 SHIPPED_SPLITS_MAX = 10  # the shipped split files hold split_01..split_10 (seed 0)
 
 
@@ -225,12 +210,12 @@ def looks_like_other(folder: Path, name: str) -> str | None:
     """The built-in dataset that ``folder`` holds, other than ``name`` (None when none matches)."""
     from iqabench.registry import datasets
 
-    for other in BUILTIN_DATASETS:
-        if other == name or other not in datasets:
+    for other in datasets.names():  # the built-in adapters: probed to name the dataset a wrong root holds
+        if other == name or not datasets.builtin(other):
             continue
         cls = datasets.get(other)
         try:
-            if cls.looks_like_root(folder):
+            if cls.needs_root and cls.looks_like_root(folder):
                 return other
         except (OSError, TypeError):
             continue

@@ -1,18 +1,23 @@
 """One registry type for methods, datasets and protocols.
 
 A plugin is a class decorated with ``@register_method("name")`` (or dataset / protocol). The
-registry finds plugins three ways, all lazily:
+registry finds plugins four ways, all lazily:
 
-* entry points in the groups ``iqabench.methods``, ``iqabench.datasets``, ``iqabench.protocols``
-  (the built-in plugins are declared this way too, in ``pyproject.toml``); an entry point is
-  imported only when its name is asked for or when everything is listed;
+* the **built-in plugin packages** themselves (``iqabench.methods``, ``iqabench.datasets``,
+  ``iqabench.protocols``, i.e. the ``methods/``, ``datasets/``, ``protocols/`` folders): every
+  module whose name does not start with ``_`` is imported the first time a name is not found, or
+  everything is listed — a new file in one of these folders is a plugin, with nothing to declare;
+* entry points in the groups ``iqabench.methods``, ``iqabench.datasets``, ``iqabench.protocols``,
+  for plugins shipped in other installed packages; an entry point is imported only when its name
+  is asked for or when everything is listed;
 * ``load_plugin_file(path)`` (the CLI's ``--plugin FILE.py``), which imports the file so that its
   decorators run;
 * any module imported by the user that applies the decorator.
 
 A *namespace* supplies a whole family of names ``PREFIX:NAME`` (e.g. ``pyiqa:piqe``) from one
-provider object, declared as an entry point in the group ``<group>.namespaces`` (e.g.
-``iqabench.methods.namespaces``) or with :meth:`Registry.register_namespace`. A provider is
+provider object, registered with :meth:`Registry.register_namespace` (as the built-in ``pyiqa``
+namespace does when its module is imported) or declared by another package as an entry point in
+the group ``<group>.namespaces`` (e.g. ``iqabench.methods.namespaces``). A provider is
 loaded, and asked for its names, only when a name with its prefix is asked for or listed with a
 pattern naming it (``iqabench list methods 'pyiqa:*'``): plain listings show one ``PREFIX:*`` row.
 
@@ -23,7 +28,9 @@ its error, never skipped silently.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
+import pkgutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,9 +68,12 @@ class NamespaceProvider(Protocol):
 
 
 class Registry:
-    def __init__(self, kind: str, group: str):
+    def __init__(self, kind: str, group: str, package: str):
         self.kind = kind
         self.group = group
+        self.package = package  # the built-in plugin package, discovered module by module
+        self._discovered = False
+        self._broken: dict[str, str] = {}  # built-in module -> why it failed to import
         self._classes: dict[str, type] = {}
         self._sources: dict[str, str] = {}
         self._entry_points: dict[str, EntryPoint] | None = None
@@ -91,6 +101,29 @@ class Registry:
 
         return decorate
 
+    # -- discovery ----------------------------------------------------------------------------
+    def discover(self) -> None:
+        """Import every plugin module of the built-in package (once); a module that fails is remembered
+        with its error (shown by listings and unknown-name errors), never skipped silently."""
+        if self._discovered:
+            return
+        self._discovered = True
+        package = importlib.import_module(self.package)
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+            if info.name.startswith("_"):
+                continue  # private helpers (shared readers, report renderers), not plugins
+            module = f"{self.package}.{info.name}"
+            try:
+                importlib.import_module(module)
+            except Exception as exc:  # a broken plugin is reported, with its own error
+                self._broken[module] = f"{type(exc).__name__}: {exc}"
+
+    def builtin(self, name: str) -> bool:
+        """Whether ``name`` is one of the built-in plugins (a module of the built-in package)."""
+        self.discover()
+        cls = self._classes.get(name)
+        return cls is not None and cls.__module__.startswith(self.package + ".")
+
     # -- lookup -------------------------------------------------------------------------------
     def _eps(self) -> dict[str, EntryPoint]:
         if self._entry_points is None:
@@ -114,13 +147,21 @@ class Registry:
     def get(self, name: str) -> type:
         if name not in self._classes and ":" in name:
             return self._get_namespaced(name)
+        if name not in self._classes:
+            self.discover()
         if name not in self._classes and name in self._eps():
             self._load_entry_point(name)
         if name not in self._classes:
-            raise unknown_name(self.kind, name, self.names())
+            error = unknown_name(self.kind, name, self.names())
+            if self._broken:  # the name may live in a module that could not be imported
+                module, why = next(iter(self._broken.items()))
+                raise IQABenchError(f"{error} (note: built-in plugin module {module} failed to import: {why})")
+            raise error
         return self._classes[name]
 
     def __contains__(self, name: str) -> bool:
+        if name not in self._classes:
+            self.discover()
         if name in self._classes or name in self._eps():
             return True
         prefix, sep, bare = name.partition(":")
@@ -128,6 +169,7 @@ class Registry:
 
     def names(self) -> list[str]:
         """The plain names (namespaced ones are listed by their provider, on request)."""
+        self.discover()
         return sorted(n for n in set(self._classes) | set(self._eps()) if ":" not in n)
 
     def listing(self, pattern: str | None = None) -> list[Listing]:
@@ -135,6 +177,8 @@ class Registry:
         description; import failures are listed, not hidden. A namespace's names are listed when the pattern
         names the namespace (``pyiqa:*``); otherwise the namespace shows as one ``PREFIX:*`` row."""
         rows = [self._row(n) for n in self.names() if pattern is None or fnmatchcase(n, pattern)]
+        rows += [Listing(module.rsplit(".", 1)[1], "", f"module {module}", why) for module, why in self._broken.items()
+                 if pattern is None]
         for prefix in self.namespaces():
             if pattern is not None and ":" in pattern:
                 prefix_pattern, _, name_pattern = pattern.partition(":")
@@ -164,6 +208,7 @@ class Registry:
         self._provider_sources[prefix] = source or _plugin_source() or f"module {type(provider).__module__}"
 
     def namespaces(self) -> list[str]:
+        self.discover()
         if self._namespace_eps is None:
             self._namespace_eps = {ep.name: ep for ep in entry_points(group=f"{self.group}.namespaces")}
         return sorted(set(self._providers) | set(self._namespace_eps))
@@ -219,9 +264,9 @@ def _qualname(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-methods = Registry("method", "iqabench.methods")
-datasets = Registry("dataset", "iqabench.datasets")
-protocols = Registry("protocol", "iqabench.protocols")
+methods = Registry("method", "iqabench.methods", "iqabench.methods")
+datasets = Registry("dataset", "iqabench.datasets", "iqabench.datasets")
+protocols = Registry("protocol", "iqabench.protocols", "iqabench.protocols")
 
 
 def register_method(name: str) -> Callable[[type], type]:

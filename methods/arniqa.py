@@ -7,7 +7,7 @@ autocast happen inside :meth:`ARNIQA.extract`, as in the reference.
 
 ``--weights`` takes an iqabench training checkpoint (which also fixes backbone, crop size and the
 SE-ResNet-50 architecture), the released ``ARNIQA.pth``, a reference training checkpoint, or
-torchvision ResNet / timm or Caffe SENet SE-ResNet-50 weights (see :mod:`iqabench.arniqa_model`);
+torchvision ResNet / timm or Caffe SENet SE-ResNet-50 weights (see :mod:`iqabench.models.arniqa`);
 without one the encoder is randomly initialised (``seed``) and the row says so.
 
 Options:
@@ -37,7 +37,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from iqabench.arniqa_model import (
+from iqabench.errors import IQABenchError
+from iqabench.method import Method, sha256_file
+from iqabench.models.arniqa import (
     REGRESSOR_SCALING,
     ARNIQANet,
     Regressor,
@@ -46,9 +48,7 @@ from iqabench.arniqa_model import (
     read_weights,
     scale_score,
 )
-from iqabench.encoders import BACKBONES, arch_label
-from iqabench.errors import IQABenchError
-from iqabench.method import Method, sha256_file
+from iqabench.models.encoders import BACKBONES, arch_label
 from iqabench.paths import existing_file
 from iqabench.registry import register_method
 from iqabench.views import Views, make_views

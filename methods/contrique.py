@@ -133,7 +133,7 @@ class CONTRIQUE(Method):
     def representation(self, batch: torch.Tensor) -> torch.Tensor:
         """Whole images of one size → L2-normalised global features (after the demo downscale, if any)."""
         if self.downscale != 1.0:
-            from iqabench.reiqa_model import downscale
+            from iqabench.models.reiqa import downscale
 
             batch = downscale(batch, self.downscale)
         return self.net.representation(batch.contiguous(memory_format=torch.channels_last))

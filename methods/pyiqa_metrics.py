@@ -46,6 +46,7 @@ import torch
 
 from iqabench.errors import IQABenchError
 from iqabench.method import Method, sha256_file
+from iqabench.registry import methods as methods_registry
 from iqabench.views import Views
 
 log = logging.getLogger("iqabench")
@@ -532,3 +533,4 @@ class PyiqaNamespace:
 
 
 provider = PyiqaNamespace()
+methods_registry.register_namespace("pyiqa", provider, source=f"module {__name__}")

@@ -12,7 +12,7 @@ returns ``[content, quality]`` per scale, so a row of ``reiqa`` is, in this fixe
 paper's ablation). :func:`feature_layout` lists the blocks; it is recorded in every result.
 
 Weights (two files; all read with ``torch.load(weights_only=True)``, layouts in
-:mod:`iqabench.reiqa_model`):
+:mod:`iqabench.models.reiqa`):
 
 * ``reiqa``: ``--weights QUALITY`` (e.g. the released ``quality_aware_r50.pth``) and
   ``--method-option content=CONTENT`` (``content_aware_r50.pth``, an ImageNet MoCo-v2 or
@@ -33,18 +33,18 @@ from typing import Any, ClassVar
 
 import torch
 
-from iqabench.encoders import BACKBONES, FEATURE_DIMS, build_encoder, encoder_arch
 from iqabench.errors import IQABenchError
 from iqabench.method import Method, sha256_file
-from iqabench.paths import existing_file
-from iqabench.registry import register_method
-from iqabench.reiqa_model import (
+from iqabench.models.encoders import BACKBONES, FEATURE_DIMS, build_encoder, encoder_arch
+from iqabench.models.reiqa import (
     FORMAT_LABELS,
     EncoderInput,
     EncoderWeights,
     build_encoder_from,
     read_encoder_weights,
 )
+from iqabench.paths import existing_file
+from iqabench.registry import register_method
 from iqabench.views import Views
 
 _BACKBONE_LABELS = {"resnet18": "ResNet-18", "se_resnet50": "SE-ResNet-50"}

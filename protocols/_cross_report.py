@@ -19,15 +19,14 @@ from iqabench.reports.tables import Cell, Table, fmt, rank_rows
 
 from iqabench.results import RunRecord
 
-from .cross_dataset import CrossSummary
 
-
-def sections(runs: list[RunRecord], ctx: ReportContext) -> list[Section]:
+def sections(runs: list[RunRecord], ctx: ReportContext, summary_type: type) -> list[Section]:
+    """``summary_type``: the protocol's typed summary (CrossSummary), read back from each run."""
     latest = latest_by(runs, "cross_dataset", lambda r: row_key(r.data["methods"][0]))
     if not latest:
         return []
     latest_cells = list(latest.values())
-    summaries = {c.run.run_id: summary_of(c.run, CrossSummary) for c in latest_cells}
+    summaries = {c.run.run_id: summary_of(c.run, summary_type) for c in latest_cells}
     pairs: list[tuple[str, str]] = []
     for c in latest_cells:
         for train, row in summaries[c.run.run_id].srcc_matrix.items():

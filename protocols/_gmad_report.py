@@ -10,17 +10,16 @@ from iqabench.reports.sections import Figure, ReportContext, Section, run_file, 
 
 from iqabench.results import RunRecord
 
-from .gmad import GmadSummary
 
-
-def sections(runs: list[RunRecord], ctx: ReportContext) -> list[Section]:
+def sections(runs: list[RunRecord], ctx: ReportContext, summary_type: type) -> list[Section]:
+    """``summary_type``: the protocol's typed summary (GmadSummary), read back from each run."""
     if ctx.figures_dir is None:
         return []
     latest = latest_by(runs, "gmad", lambda r: (r.data["config"].get("pool"), tuple(sorted(row_key(m) for m in r.data["methods"]))))
     out = []
     for k, cell in enumerate(latest.values()):
         run = cell.run
-        s = summary_of(run, GmadSummary)
+        s = summary_of(run, summary_type)
         pairs = run.table("pairs")
         if pairs.empty or "best_file" not in pairs.columns:
             continue

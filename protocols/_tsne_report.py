@@ -9,13 +9,12 @@ from iqabench.reports.tables import fmt
 
 from iqabench.results import RunRecord
 
-from .tsne import TsneSummary
 
-
-def sections(runs: list[RunRecord], ctx: ReportContext) -> list[Section]:
+def sections(runs: list[RunRecord], ctx: ReportContext, summary_type: type) -> list[Section]:
+    """``summary_type``: the protocol's typed summary (TsneSummary), read back from each run."""
     if ctx.figures_dir is None:
         return []
-    summaries = {r.run_id: summary_of(r, TsneSummary) for r in runs if r.data["protocol"] == "tsne"}
+    summaries = {r.run_id: summary_of(r, summary_type) for r in runs if r.data["protocol"] == "tsne"}
     latest = latest_by(runs, "tsne", lambda r: (r.data["datasets"][0]["name"], summaries[r.run_id].subset,
                                                 row_key(r.data["methods"][0])))
     by_data: dict[tuple, list[RunRecord]] = {}

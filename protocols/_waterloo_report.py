@@ -8,10 +8,9 @@ from iqabench.reports.tables import Cell, Table, fmt, rank_columns
 
 from iqabench.results import RunRecord
 
-from .waterloo import WaterlooSummary
 
-
-def sections(runs: list[RunRecord], ctx: ReportContext) -> list[Section]:
+def sections(runs: list[RunRecord], ctx: ReportContext, summary_type: type) -> list[Section]:
+    """``summary_type``: the protocol's typed summary (WaterlooSummary), read back from each run."""
     latest = latest_by(runs, "waterloo", lambda r: (r.data["datasets"][0]["name"], row_key(r.data["methods"][0])))
     pools = sorted({pool for pool, _ in latest})
     out = []
@@ -32,7 +31,7 @@ def sections(runs: list[RunRecord], ctx: ReportContext) -> list[Section]:
             if p != pool:
                 continue
             ctx.use(cell)
-            s = summary_of(cell.run, WaterlooSummary)
+            s = summary_of(cell.run, summary_type)
             mark, notes = cell_notes(cell)
             table.rows.append((
                 [name_of(cell.run.data["methods"][0]), s.quality],

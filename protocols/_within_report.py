@@ -26,32 +26,31 @@ from iqabench.reports.uncertainty import bootstrap_ci, oriented_predictions, pai
 
 from iqabench.results import RunRecord
 
-from .within_dataset import WithinSummary
-
 log = logging.getLogger("iqabench")
 
 
-def sections(runs: list[RunRecord], ctx: ReportContext) -> list[Section]:
+def sections(runs: list[RunRecord], ctx: ReportContext, summary_type: type) -> list[Section]:
+    """``summary_type``: the protocol's typed summary (WithinSummary), read back from each run."""
     matrix = within_dataset_matrix(runs)
     if not matrix.rows:
         return []
-    blocks: list = [table1(matrix, ctx)]
-    pub = published_table(matrix)
+
+    def read(run: RunRecord):
+        return summary_of(run, summary_type)
+
+    blocks: list = [table1(matrix, ctx, read)]
+    pub = published_table(matrix, read)
     if pub is not None:
         blocks.append(pub)
     paired = paired_comparisons(matrix)
     if paired.items:
         blocks.append(paired)
     out = [Section("table1", "Table 1 — performance within each dataset", 10, blocks)]
-    out += [Section(t.key, t.title, 30, [t]) for t in variant_tables(matrix, ctx)]
+    out += [Section(t.key, t.title, 30, [t]) for t in variant_tables(matrix, ctx, read)]
     return out
 
 
-def _summary(run: RunRecord) -> WithinSummary:
-    return summary_of(run, WithinSummary)
-
-
-def table1(matrix: Matrix, ctx: ReportContext) -> Table:
+def table1(matrix: Matrix, ctx: ReportContext, read) -> Table:
     groups = [(c.label, ["SRCC", "PLCC"]) for c in matrix.columns] + [("Average", ["SRCC", "PLCC"])]
     table = Table(
         key="table1",
@@ -78,7 +77,7 @@ def table1(matrix: Matrix, ctx: ReportContext) -> Table:
                 cells += [Cell(command=cmd), Cell(command=cmd)]
                 continue
             ctx.use(cell)
-            s = _summary(cell.run)
+            s = read(cell.run)
             present.append(s)
             ci = _cell_ci(cell.run, ctx.bootstrap)
             mark, notes = cell_notes(cell)
@@ -118,7 +117,7 @@ def _cell_ci(run: RunRecord, n_boot: int) -> tuple[float, float]:
     return bootstrap_ci(preds, n_boot=n_boot)
 
 
-def published_table(matrix: Matrix) -> Table | None:
+def published_table(matrix: Matrix, read) -> Table | None:
     """Measured beside published (the paper's Table 1, else another source's value from ``extra``, marked
     ``*`` with its source) for the methods and datasets they have.
 
@@ -151,7 +150,7 @@ def published_table(matrix: Matrix) -> Table | None:
                     continue
                 pub, extra = found
                 others[extra["short"]] = " ".join(extra["source"].split())
-            s = _summary(cell.run)
+            s = read(cell.run)
             ok, reasons = comparability(cell.run)
             if extra is not None and extra.get("not_comparable"):
                 ok, reasons = False, [*reasons, f"{extra['short']}: {' '.join(extra['not_comparable'].split())}"]
@@ -216,16 +215,16 @@ def paired_comparisons(matrix: Matrix) -> TextBlock:
     )
 
 
-def variant_tables(matrix: Matrix, ctx: ReportContext) -> list[Table]:
+def variant_tables(matrix: Matrix, ctx: ReportContext, read) -> list[Table]:
     """One table per method with rows whose weights record their training (ARNIQA's ablations: Table 3)."""
     trained: dict[str, list] = {}
     for row in matrix.rows:
         if isinstance(row.method.get("training"), dict):
             trained.setdefault(row.method["name"], []).append(row)
-    return [_variant_table(name, rows, matrix, ctx) for name, rows in sorted(trained.items())]
+    return [_variant_table(name, rows, matrix, ctx, read) for name, rows in sorted(trained.items())]
 
 
-def _variant_table(name: str, rows: list, matrix: Matrix, ctx: ReportContext) -> Table:
+def _variant_table(name: str, rows: list, matrix: Matrix, ctx: ReportContext, read) -> Table:
     cols = [c for c in matrix.columns if any(matrix.cell(r, c) is not None for r in rows)]
     title_name = "ARNIQA" if name == "arniqa" else name
     table = Table(
@@ -249,7 +248,7 @@ def _variant_table(name: str, rows: list, matrix: Matrix, ctx: ReportContext) ->
                 cells.append(Cell(command=fill_command(row.method, "within_dataset", [col.dataset])))
                 continue
             ctx.use(cell)
-            v = _summary(cell.run).srcc
+            v = read(cell.run).srcc
             vals.append(v)
             mark, notes = cell_notes(cell)
             cells.append(Cell(value=v, text=fmt(v), run_id=cell.run.run_id, title=notes, mark=mark))

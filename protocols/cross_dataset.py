@@ -59,7 +59,7 @@ class CrossDataset(Protocol):
         """Table 2: SRCC per (training, test) pair, one column per method."""
         from ._cross_report import sections
 
-        return sections(runs, ctx)
+        return sections(runs, ctx, CrossSummary)
 
     def run(self, ctx: RunContext) -> list[Result]:
         return [self.evaluate(ctx, method) for method in ctx.methods]

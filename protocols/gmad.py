@@ -79,7 +79,7 @@ class GMAD(Protocol):
         """Figure 4: for each pair of methods, each defender at its low and high level against the attacker."""
         from ._gmad_report import sections
 
-        return sections(runs, ctx)
+        return sections(runs, ctx, GmadSummary)
 
     def check(self, ctx: RunContext) -> None:
         super().check(ctx)

@@ -104,7 +104,7 @@ class TSNE(Protocol):
         """Figure 1: each method's map per dataset and subset, side by side."""
         from ._tsne_report import sections
 
-        return sections(runs, ctx)
+        return sections(runs, ctx, TsneSummary)
 
     def __init__(self, **options):
         super().__init__(**options)

@@ -107,7 +107,7 @@ class Waterloo(Protocol):
         """The D- and L-tests per method and pool."""
         from ._waterloo_report import sections
 
-        return sections(runs, ctx)
+        return sections(runs, ctx, WaterlooSummary)
 
     def check(self, ctx: RunContext) -> None:
         super().check(ctx)

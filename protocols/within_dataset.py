@@ -64,7 +64,7 @@ class WithinDataset(Protocol):
         """Table 1 (with the published values and paired comparisons) and the variants of trained methods (Table 3)."""
         from ._within_report import sections
 
-        return sections(runs, ctx)
+        return sections(runs, ctx, WithinSummary)
 
     def run(self, ctx: RunContext) -> list[Result]:
         results = []

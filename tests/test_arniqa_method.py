@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from iqabench.arniqa_model import ARNIQANet, scale_score
 from iqabench.errors import IQABenchError
+from iqabench.models.arniqa import ARNIQANet, scale_score
 from iqabench.training.checkpoint import save_checkpoint
 from iqabench.views import Views, make_views
 

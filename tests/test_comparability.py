@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from iqabench import comparability
-from iqabench.arniqa_model import ARNIQANet
 from iqabench.dataset import Dataset, ScoreSpec
+from iqabench.models.arniqa import ARNIQANet
 from tests.test_arniqa_method import _layouts
 
 

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from iqabench import registry
-from iqabench.arniqa_model import IMAGENET_MEAN, IMAGENET_STD
-from iqabench.encoders import build_encoder
 from iqabench.errors import IQABenchError
+from iqabench.models.arniqa import IMAGENET_MEAN, IMAGENET_STD
+from iqabench.models.encoders import build_encoder
 from iqabench.training.checkpoint import save_checkpoint
 
 torch.set_num_threads(1)

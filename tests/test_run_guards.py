@@ -223,7 +223,7 @@ def test_empty_annotation_and_split_files_are_named(cli, tmp_path):
 
 
 def test_library_warnings_do_not_reach_the_user(cli, synth, tmp_path):
-    from iqabench.arniqa_model import CHECKPOINT_FORMAT, ARNIQANet
+    from iqabench.models.arniqa import CHECKPOINT_FORMAT, ARNIQANet
 
     const = tmp_path / "const.py"
     const.write_text(CONST_PLUGIN)

@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from iqabench.arniqa_model import Regressor
 from iqabench.errors import IQABenchError
+from iqabench.models.arniqa import Regressor
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
 

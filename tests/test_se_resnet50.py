@@ -10,9 +10,9 @@ import timm
 import torch
 import torch.nn.functional as F
 
-from iqabench.arniqa_model import ARNIQANet, read_weights
-from iqabench.encoders import SqueezeExcite, build_encoder
 from iqabench.errors import IQABenchError
+from iqabench.models.arniqa import ARNIQANet, read_weights
+from iqabench.models.encoders import SqueezeExcite, build_encoder
 from iqabench.training.checkpoint import load_checkpoint, save_checkpoint
 
 torch.set_num_threads(1)
@@ -134,7 +134,7 @@ def test_checkpoint_without_record_loads_with_the_old_gate_and_the_same_features
 
 
 def test_reiqa_checkpoint_without_record_keeps_the_old_gate(tmp_path):
-    from iqabench.reiqa_model import build_encoder_from, read_encoder_weights
+    from iqabench.models.reiqa import build_encoder_from, read_encoder_weights
 
     torch.manual_seed(2)
     enc = _perturb(build_encoder("se_resnet50", se_gate="identity_start"), 2)

@@ -1,7 +1,7 @@
 """The CONTRIQUE network (Madhusudana et al., IEEE TIP 2022), its weight files and released regressors.
 
 Network (baselines.md §2.1–2.2; ``pavancm/CONTRIQUE`` ``modules/CONTRIQUE_model.py``): a ResNet
-encoder in torchvision's layout (:func:`iqabench.encoders.build_encoder`; the reference's
+encoder in torchvision's layout (:func:`iqabench.models.encoders.build_encoder`; the reference's
 ``nn.Sequential(*resnet.children()[:-2])`` without classifier and pool) gives a feature map. The
 *representation* the regressors use is its global average, L2-normalised (2048-d for ResNet-50).
 For training, the map is also pooled to a 2×2 grid of patch features, each L2-normalised and
@@ -34,10 +34,10 @@ import numpy as np
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..arniqa_model import CHECKPOINT_FORMAT, load_file
-from ..encoders import FEATURE_DIMS, build_encoder, infer_backbone, load_encoder_state, split_keys
 from ..errors import IQABenchError
 from ..safe_pickle import Record, load_restricted
+from .arniqa import CHECKPOINT_FORMAT, load_file
+from .encoders import FEATURE_DIMS, build_encoder, infer_backbone, load_encoder_state, split_keys
 
 TRAINER = "contrique"
 BACKBONES = ("resnet50", "resnet18")  # resnet18: the offline demo configuration only

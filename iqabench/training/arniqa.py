@@ -35,10 +35,10 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
-from ..arniqa_model import ARNIQANet, Weights, load_into, read_weights
-from ..encoders import BACKBONES, arch_from_model_info, encoder_arch
 from ..errors import IQABenchError
 from ..method import sha256_file
+from ..models.arniqa import ARNIQANet, Weights, load_into, read_weights
+from ..models.encoders import BACKBONES, arch_from_model_info, encoder_arch
 from .contrastive import nt_xent
 from .distributed import DistEnv
 from .loop import Task

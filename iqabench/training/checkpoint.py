@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..arniqa_model import CHECKPOINT_FORMAT, load_file
 from ..errors import IQABenchError
 from ..fileio import atomic_write_bytes
+from ..models.arniqa import CHECKPOINT_FORMAT, load_file
 
 FORMAT_VERSION = 1
 SLIM_KEYS = ("format", "format_version", "trainer", "config", "model", "model_info", "epoch", "iteration",

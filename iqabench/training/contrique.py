@@ -50,8 +50,8 @@ from .contrique_views import COLOUR_SPACES, colour_and_flip, plan_views, quantis
 from .distributed import DistEnv
 from .loop import Task
 from .moco import gather_all
+from .moco_task import load_pool_image, seed_of
 from .pools import ImagePool, open_pool
-from .reiqa import load_pool_image, seed_of
 
 log = logging.getLogger("iqabench")
 

@@ -32,9 +32,9 @@ import torch
 from torch import Tensor, nn
 
 from .. import progress
-from ..encoders import arch_from_model_info
 from ..errors import IQABenchError
 from ..fileio import atomic_write_text
+from ..models.encoders import arch_from_model_info
 from . import distributed
 from .checkpoint import capture_rng, restore_rng, save_checkpoint
 from .config import dump_yaml

@@ -31,9 +31,9 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..arniqa_model import IMAGENET_MEAN, IMAGENET_STD
-from ..encoders import FEATURE_DIMS, build_encoder
 from ..errors import IQABenchError
+from ..models.arniqa import IMAGENET_MEAN, IMAGENET_STD
+from ..models.encoders import FEATURE_DIMS, build_encoder
 
 INPUT_NORMS = ("none", "imagenet")
 

@@ -29,7 +29,7 @@ from torchvision.transforms import functional as TF
 
 from ..errors import IQABenchError
 from .moco import info_nce
-from .reiqa import MoCoTask, load_pool_image, seed_of
+from .moco_task import MoCoTask, load_pool_image, seed_of
 
 CROP_SCALE = (0.2, 1.0)
 CROP_RATIO = (3 / 4, 4 / 3)

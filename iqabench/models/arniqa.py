@@ -1,7 +1,7 @@
 """The ARNIQA network, the weight files it loads, and the released regressors' score scaling.
 
 Network (arniqa.md §2.2): an encoder (ResNet-50 in torchvision's layout, classifier removed; see
-:mod:`iqabench.encoders`) gives ``h``; the representation is ``f = h / ‖h‖`` (2048-d), the one the
+:mod:`iqabench.models.encoders`) gives ``h``; the representation is ``f = h / ‖h‖`` (2048-d), the one the
 ridge regressors use. The projector ``Linear(d, d) → ReLU → Linear(d, 128)`` maps ``f`` to
 ``z = g / ‖g‖``, used only by the training loss. Inputs are RGB in [0, 1]; ImageNet normalisation
 happens inside :meth:`ARNIQANet.representation`.
@@ -27,7 +27,7 @@ Weight files (:func:`read_weights`), all loaded with ``weights_only=True``:
                               layout, which the encoder then uses
 ============================  ==========================================================================
 
-The SE-ResNet-50 architecture options (gate, stride layout; :mod:`iqabench.encoders`) come with
+The SE-ResNet-50 architecture options (gate, stride layout; :mod:`iqabench.models.encoders`) come with
 the weights: an iqabench checkpoint records them in ``model_info["encoder_arch"]`` (checkpoints
 written before the record used the identity-at-start gate), a ``senet-caffe`` file needs the Caffe
 stride layout, and every other layout is read with the standard sigmoid gate.
@@ -50,6 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import IQABenchError
 from .encoders import (
     BACKBONES,
     FEATURE_DIMS,
@@ -62,7 +63,6 @@ from .encoders import (
     split_keys,
     standard_se_layout,
 )
-from .errors import IQABenchError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -336,7 +336,7 @@ class Regressor:
 
 def _archive_parameters(path: Path) -> dict[str, Tensor]:
     """``weights`` and ``biases`` from the archive's records; nothing in the file runs."""
-    from .torchscript import read_module_tensors
+    from ..torchscript import read_module_tensors
 
     state = read_module_tensors(path, "regressor")
     found = {k: v for k, v in state.items() if isinstance(v, Tensor)}

@@ -35,7 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .arniqa_model import CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, load_file
+from ..errors import IQABenchError
+from .arniqa import CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, load_file
 from .encoders import (
     arch_from_model_info,
     build_encoder,
@@ -44,7 +45,6 @@ from .encoders import (
     load_encoder_state,
     split_keys,
 )
-from .errors import IQABenchError
 
 ROLES = ("quality", "content")
 TRAINERS = {"reiqa": "quality", "reiqa-content": "content"}  # iqabench trainer name → encoder role

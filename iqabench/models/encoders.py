@@ -44,7 +44,7 @@ import torch
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
-from .errors import IQABenchError
+from ..errors import IQABenchError
 
 BACKBONES = ("resnet50", "se_resnet50", "resnet18")
 FEATURE_DIMS = {"resnet50": 2048, "se_resnet50": 2048, "resnet18": 512}
