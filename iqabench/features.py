@@ -71,8 +71,9 @@ class FeatureTable:
         return uniq, sums / counts.reshape((-1,) + (1,) * (values.ndim - 1))
 
 
-class FeatureCache(TypingProtocol):
-    """What the extraction loop needs from a cache (implemented in :mod:`iqabench.cache`)."""
+class RowStore(TypingProtocol):
+    """What the extraction loop needs from a store of finished rows: one method's features of one
+    dataset's images (:class:`iqabench.cache.PairCache`)."""
 
     def lookup(self, image_ids: list[str]) -> dict[str, np.ndarray]: ...
 
@@ -114,7 +115,7 @@ def extract_features(
     on_error: str = "raise",
     batch_size: int | None = None,
     workers: int = 0,
-    cache: FeatureCache | None = None,
+    cache: RowStore | None = None,
     desc: str = "",
 ) -> FeatureTable:
     """Extract ``method``'s rows for every image of ``index`` (columns ``image_id``, ``path``; a path may
@@ -128,7 +129,7 @@ def extract_features(
             _flush_quietly(cache, desc or method.name)
 
 
-def _flush_quietly(cache: FeatureCache, what: str) -> None:
+def _flush_quietly(cache: RowStore, what: str) -> None:
     """Write the cache's buffer; a failure to write is reported, never raised over the run's own outcome."""
     try:
         cache.flush()
@@ -143,7 +144,7 @@ def _extract(
     on_error: str = "raise",
     batch_size: int | None = None,
     workers: int = 0,
-    cache: FeatureCache | None = None,
+    cache: RowStore | None = None,
     desc: str = "",
 ) -> FeatureTable:
     if on_error not in ON_ERROR:

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import IQABenchError
 
 # A rule returns None for a good value, else the reason in a few words ("must be at least 2").
 Rule = Callable[[Any], "str | None"]
+
+
+@dataclass(frozen=True)
+class Unset:
+    """The default of an option that has no value until given (e.g. "read from the weights"): the option
+    is None, and a given value is converted to ``type``. Write ``{"crop_size": Unset(int)}``."""
+
+    type: type = str
 
 
 def coerce_option(what: str, value: Any, default: Any) -> Any:
@@ -45,13 +54,16 @@ def parse_options(
     owner: str, given: dict[str, Any], defaults: dict[str, Any], rules: dict[str, Rule] | None = None
 ) -> dict[str, Any]:
     """Defaults updated with ``given`` and checked by ``rules``; an unknown key names the known keys."""
-    parsed = dict(defaults)
+    parsed = {k: None if isinstance(v, Unset) else v for k, v in defaults.items()}
     for key, value in given.items():
         if key not in defaults:
             known = ", ".join(sorted(defaults)) or "none"
             raise IQABenchError(f"{owner} has no option {key!r} (options: {known})")
-        parsed[key] = coerce_option(f"{owner} option {key!r}", value, defaults[key])
+        default = defaults[key]
+        parsed[key] = coerce_option(f"{owner} option {key!r}", value, default.type() if isinstance(default, Unset) else default)
     for key, rule in (rules or {}).items():
+        if parsed[key] is None:  # an Unset option that was not given
+            continue
         problem = rule(parsed[key])
         if problem:
             raise IQABenchError(f"{owner} option {key}={parsed[key]!r}: {problem}")

@@ -137,7 +137,7 @@ class RunContext:
     batch_size: int | None = None
     split_choice: SplitChoice = field(default_factory=SplitChoice)
     cache: Any = None  # iqabench.cache.FeatureCache, or None to extract every time
-    data_root: str | None = None  # --data-root, for datasets a protocol builds itself (e.g. gmad's regressor data)
+    data_root: Any = None  # the run's data root (resolved), for datasets a protocol builds itself (gmad's regressor data)
     # --label NAME=LABEL and --dataset-option NAME:KEY=VALUE of datasets a protocol builds itself
     dataset_labels: dict[str, str] = field(default_factory=dict)
     dataset_options: dict[str, dict[str, str]] = field(default_factory=dict)

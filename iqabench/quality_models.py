@@ -35,13 +35,14 @@ import numpy as np
 
 from .errors import IQABenchError
 from .metrics import orient, srcc_columns
+from .options import Unset
 from .ridge import RidgePath
 
 FAMILIES = ("ridge", "svr", "identity")
 
 # Protocol options shared by every protocol that fits a quality model.
 MODEL_OPTIONS: dict[str, Any] = {
-    "regressor": "",  # "" = each method's own default (Method.default_regressor): ridge, or svr for BRISQUE
+    "regressor": Unset(str),  # unset: each method's own default (Method.default_regressor): ridge, or svr for BRISQUE
     "n_alphas": 100,
     "alpha_min": 1e-3,
     "alpha_max": 1e3,
@@ -396,7 +397,7 @@ def alpha_grid(options: dict[str, Any]) -> np.ndarray:
 
 def family_from_options(options: dict[str, Any]) -> dict[str, QualityModel]:
     """Every trainable family configured from a protocol's options (validated now, before any work)."""
-    if options["regressor"] not in ("", "ridge", "svr"):
+    if options["regressor"] not in (None, "ridge", "svr"):
         raise IQABenchError(f"protocol option regressor must be ridge or svr (or empty: each method's default), "
                             f"got {options['regressor']!r}")
     return {

@@ -12,7 +12,7 @@ from typing import Any
 from . import registry
 from .comparability import assess
 from .errors import IQABenchError
-from .paths import data_root as check_root
+from .paths import data_root as resolve_data_root
 from .protocol import RunContext
 from .results import Result, write_run
 from .split_sets import SplitChoice
@@ -105,8 +105,7 @@ def execute(
     started = time.time()
     check_run_options(seed, batch_size, workers, on_error)
     check_runs_dir(runs_dir)
-    if data_root is not None:
-        check_root(data_root)
+    root = resolve_data_root(data_root)  # --data-root, else $IQABENCH_DATA: resolved once for every dataset of the run
     proto_cls = registry.protocols.get(protocol)
     method_classes = [registry.methods.get(m.name) for m in methods]
     dataset_classes = [registry.datasets.get(d.name) for d in datasets]
@@ -114,7 +113,7 @@ def execute(
         raise IQABenchError("each --method and --dataset may be given once per run")
 
     proto = proto_cls(**(protocol_options or {}))
-    ds_objs = [cls(root=data_root, label=d.label, **d.options) for cls, d in zip(dataset_classes, datasets)]
+    ds_objs = [cls(root=root, label=d.label, **d.options) for cls, d in zip(dataset_classes, datasets)]
     m_objs = [cls(weights=m.weights, device=device, **m.options) for cls, m in zip(method_classes, methods)]
     if published_as is not None:
         claimed = [m for m in m_objs if m.published_weights == published_as]
@@ -140,7 +139,7 @@ def execute(
         dataset_labels={d.name: d.label for d in other_datasets or [] if d.label},  # by role or name
         dataset_options={d.name: d.options for d in other_datasets or []},
         cache=default_cache(use_cache, verify_cache),
-        data_root=data_root,
+        data_root=root,
     )
     proto.check(ctx)
     results = proto.run(ctx)

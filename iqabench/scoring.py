@@ -132,7 +132,7 @@ def _as_sources(x) -> list:
 def scorer(method: str, weights: str | Path | None = None, model: str | Path | None = None, *, split: int | None = None,
            device: str = "auto", **options: Any) -> Scorer:
     """A :class:`Scorer` for ``method`` (with ``weights`` and method ``options``) and a saved ``model``."""
-    from .cli.common import resolve_device
+    from .devices import resolve_device
 
     cls = registry.methods.get(method)
     m = cls(weights=weights, device=resolve_device(device), **{k: str(v) for k, v in options.items()})

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from .errors import IQABenchError
+from .options import Unset
 
 OPTION_TYPES = (str, int, float, bool, type(None))
 
@@ -61,7 +62,8 @@ def _check_contract(kind: str, cls: type) -> None:
     defaults = getattr(cls, "option_defaults", {})
     assert isinstance(defaults, dict), f"{who}: option_defaults must be a dict"
     for key, value in defaults.items():
-        assert isinstance(value, OPTION_TYPES), f"{who}: option {key!r} default {value!r} is not str/int/float/bool/None"
+        assert isinstance(value, (*OPTION_TYPES, Unset)), (
+            f"{who}: option {key!r} default {value!r} is not str/int/float/bool/None or Unset(type)")
     for key in getattr(cls, "option_rules", {}) or {}:
         assert key in defaults, f"{who}: option_rules names {key!r}, which option_defaults lacks"
 

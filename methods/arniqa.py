@@ -42,13 +42,14 @@ from iqabench.method import Method, sha256_file
 from iqabench.models.arniqa import (
     REGRESSOR_SCALING,
     ARNIQANet,
-    Regressor,
+    ReleasedRegressor,
     Weights,
     build_net,
     read_weights,
     scale_score,
 )
 from iqabench.models.encoders import BACKBONES, arch_label
+from iqabench.options import Unset
 from iqabench.paths import existing_file
 from iqabench.registry import register_method
 from iqabench.views import Views, make_views
@@ -69,13 +70,13 @@ class ARNIQA(Method):
     views = Views(crops=5, crop_size=224, scales=(1.0, 0.5))
     accepts_weights = True
     option_defaults = {
-        "backbone": "",  # "" = from the weights, else resnet50
-        "crop_size": 0,  # 0 = from the weights (iqabench checkpoints), else 224
+        "backbone": Unset(str),  # unset: from the weights, else resnet50
+        "crop_size": Unset(int),  # unset: from the weights (iqabench checkpoints), else 224
         "seed": 0,  # random initialisation when there are no weights
-        "regressor": "",  # released TorchScript regressor file → scores method
-        "regressor_dataset": "",  # its dataset, for the score scaling ("" = from the file name)
+        "regressor": Unset(str),  # released TorchScript regressor file → scores method
+        "regressor_dataset": Unset(str),  # its dataset, for the score scaling (unset: from the file name)
         "scale_scores": True,
-        # Load the regressor with torch.jit.load, running any code in the file (see Regressor).
+        # Load the regressor with torch.jit.load, running any code in the file (see ReleasedRegressor).
         "trust_regressor_code": False,
     }
     version = "1"
@@ -95,7 +96,7 @@ class ARNIQA(Method):
             net = build_net(self.loaded, self.backbone)
         self._use(net)
         self.views = Views(crops=5, crop_size=self.crop_size, scales=(1.0, 0.5))
-        self.regressor: Regressor | None = None
+        self.regressor: ReleasedRegressor | None = None
         if self.options["regressor"]:
             self._set_regressor()
 
@@ -129,7 +130,7 @@ class ARNIQA(Method):
         return self.loaded.backbone
 
     def _resolve_crop_size(self) -> int:
-        wanted = int(self.options["crop_size"])
+        wanted = self.options["crop_size"] or 0
         if wanted < 0:
             raise IQABenchError(f"method 'arniqa' option crop_size must be positive, got {wanted}")
         stored = self.loaded.crop_size if self.loaded is not None else None
@@ -143,7 +144,7 @@ class ARNIQA(Method):
     def _set_regressor(self) -> None:
         path = existing_file(self.options["regressor"], "method 'arniqa' option regressor:")
         dataset = self.options["regressor_dataset"] or None
-        reg = Regressor(path, dataset, trust_code=bool(self.options["trust_regressor_code"]))
+        reg = ReleasedRegressor(path, dataset, trust_code=bool(self.options["trust_regressor_code"]))
         if reg.in_dim != 2 * self.net.feature_dim:
             raise IQABenchError(
                 f"regressor {str(path)!r} takes {reg.in_dim}-d features, the {self.backbone} encoder gives "

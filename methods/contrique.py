@@ -48,6 +48,7 @@ from iqabench.models.contrique import (
     build_net,
     read_weights,
 )
+from iqabench.options import Unset
 from iqabench.paths import existing_file
 from iqabench.registry import register_method
 from iqabench.views import Views, rescale, to_tensor
@@ -64,10 +65,10 @@ class CONTRIQUE(Method):
     accepts_weights = True
     option_defaults = {
         "random": False,  # allow a randomly initialised encoder (no --weights)
-        "backbone": "",  # "" = from the weights, else resnet50
+        "backbone": Unset(str),  # unset: from the weights, else resnet50
         "seed": 0,  # random initialisation
-        "regressor": "",  # a released models/*.save → scores method
-        "regressor_dataset": "",  # the dataset it was fitted on (its label direction orients the scores)
+        "regressor": Unset(str),  # a released models/*.save → scores method
+        "regressor_dataset": Unset(str),  # the dataset it was fitted on (its label direction orients the scores)
     }
     version = "1"
     batch_size = 8  # whole images

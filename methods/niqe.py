@@ -47,6 +47,7 @@ from iqabench import nss
 from iqabench.errors import IQABenchError
 from iqabench.fileio import atomic_write_bytes
 from iqabench.method import Method, sha256_file
+from iqabench.options import Unset
 from iqabench.registry import register_method
 
 log = logging.getLogger(__name__)
@@ -270,7 +271,7 @@ class NIQE(Method):
     higher_better = False
     method_type = "Handcrafted"
     accepts_weights = True
-    option_defaults = {"model": ""}  # live | iqabench; "" = live, or the --weights file
+    option_defaults = {"model": Unset(str)}  # live | iqabench; unset: live, or the --weights file
 
     def __init__(self, weights: str | Path | None = None, device: str | torch.device = "cpu", **options):
         super().__init__(weights, device, **options)

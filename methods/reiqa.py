@@ -43,6 +43,7 @@ from iqabench.models.reiqa import (
     build_encoder_from,
     read_encoder_weights,
 )
+from iqabench.options import Unset
 from iqabench.paths import existing_file
 from iqabench.registry import register_method
 from iqabench.views import Views
@@ -115,10 +116,10 @@ class ReIQA(Method):
     published_weights = "reiqa"
     title: ClassVar[str] = "Re-IQA"
     option_defaults = {
-        "content": "",  # the content encoder's weights file
+        "content": Unset(str),  # the content encoder's weights file
         "content_random": False,  # allow a randomly initialised content encoder
         "quality_random": False,  # allow a randomly initialised quality encoder (no --weights)
-        "backbone": "",  # random-init encoders: resnet50 (default) | resnet18; with files: must agree
+        "backbone": Unset(str),  # random-init encoders: resnet50 (default) | resnet18; with files: must agree
         "seed": 0,  # random initialisation
     }
     version = "1"
@@ -245,7 +246,7 @@ class ReIQAQuality(ReIQA):
     parts = ("quality",)
     weights_role = "quality"
     title = "Re-IQA quality-only"
-    option_defaults = {"quality_random": False, "backbone": "", "seed": 0}
+    option_defaults = {"quality_random": False, "backbone": Unset(str), "seed": 0}
 
     @classmethod
     def demo_variants(cls, device: str = "cpu") -> list[dict[str, Any]]:
@@ -258,7 +259,7 @@ class ReIQAContent(ReIQA):
     parts = ("content",)
     weights_role = "content"
     title = "Re-IQA content-only"
-    option_defaults = {"content_random": False, "backbone": "", "seed": 0}
+    option_defaults = {"content_random": False, "backbone": Unset(str), "seed": 0}
 
     @classmethod
     def demo_variants(cls, device: str = "cpu") -> list[dict[str, Any]]:

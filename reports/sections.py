@@ -107,7 +107,8 @@ def fill_command(method: dict, protocol: str, datasets: list[dict], extra: list[
     if method.get("weights"):
         parts += ["--weights", method["weights"]]
     for key, value in (method.get("options") or {}).items():
-        parts += ["--method-option", f"{key}={value}"]
+        if value is not None:  # None: an option left unset
+            parts += ["--method-option", f"{key}={value}"]
     parts += ["--protocol", protocol]
     for d in datasets:
         parts += ["--dataset", d["name"]]

@@ -95,13 +95,14 @@ def test_adapter_takes_seed_0_from_the_shipped_file(tmp_path, monkeypatch):
     ds = ds_of("kadid10k", fx)
     shipped = tmp_path / "kadid10k.csv"
     shipped.write_text(generate_splits(ds.index(), seed=0).to_csv())
-    monkeypatch.setattr(
-        _common,
-        "read_shipped_splits",
-        lambda name: read_splits_csv(shipped, source=f"shipped datasets/splits/{name}"),
-    )
+    def read(name):
+        splits = read_splits_csv(shipped, source=f"shipped datasets/splits/{name}")
+        splits.meta["shipped"] = name
+        return splits
+
+    monkeypatch.setattr(_common, "read_shipped_splits", read)
     s = ds.splits(seed=0)
-    assert s.source == "shipped datasets/splits/kadid10k.csv" and len(s) == 10
+    assert s.source == "shipped datasets/splits/kadid10k.csv" and len(s) == 10  # (the test's own reader)
     assert len(ds.splits(seed=0, n_splits=3)) == 3
     other = ds.splits(seed=1)
     assert other.source.startswith("generated (iqabench-splits-v1, seed=1, by reference")
@@ -132,7 +133,8 @@ def test_shipped_split_on_a_copy_of_full_size_with_other_ids_names_the_first_mis
         ds_of(name, fx).splits(seed=0)
     first = "images/I01_01_02.png" if name == "kadid10k" else "distorted_images/i01_01_2.bmp"
     assert str(exc.value).startswith(
-        f"dataset {name!r}: split id {first!r} (shipped datasets/splits/{name}.csv) is not in"
+        f"dataset {name!r}: split id {first!r} (generated (iqabench-splits-v1, seed=0, by reference), shipped as "
+        f"datasets/splits/{name}.csv) is not in"
     )
     assert "\n" not in str(exc.value)
 

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from iqabench.errors import IQABenchError
-from iqabench.models.arniqa import Regressor
+from iqabench.models.arniqa import ReleasedRegressor
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
 
@@ -116,7 +116,7 @@ def test_regressor_pickle_that_names_any_other_global_is_refused(tmp_path):
         zf.writestr("regressor/constants.pkl", pickle.dumps((), protocol=2))
         zf.writestr("regressor/version", "3\n")
     with pytest.raises(IQABenchError, match="is refused: it needs the global "):
-        Regressor(path, "live")
+        ReleasedRegressor(path, "live")
     assert not marker.exists()
 
 
@@ -134,7 +134,7 @@ class _Shell:
 def test_genuine_torchscript_regressor_loads_the_same_numbers(tmp_path, dtype):
     path = tmp_path / "regressor_koniq10k.pth"
     torch.jit.script(_Released(4096, dtype)).save(str(path))
-    reg = Regressor(path, None)
+    reg = ReleasedRegressor(path, None)
     module = torch.jit.load(str(path))  # the test's own file: the reference reading
     assert reg.dataset == "koniq10k" and reg.in_dim == 4096 and reg.loaded_with.startswith("tensor records")
     assert torch.equal(reg.weights, module.weights.detach().float())
@@ -150,7 +150,7 @@ def test_regressor_with_the_wrong_shape_or_values_is_named(tmp_path):
         module.weights[0, 3] = float("nan")
     module.save(str(path))
     with pytest.raises(IQABenchError, match="non-finite"):
-        Regressor(path, None)
+        ReleasedRegressor(path, None)
     torch.jit.script(nn.Linear(4096, 1)).save(str(path))
     with pytest.raises(IQABenchError, match="no 'weights'/'biases' tensors"):
-        Regressor(path, None)
+        ReleasedRegressor(path, None)

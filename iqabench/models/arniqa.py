@@ -33,7 +33,7 @@ written before the record used the identity-at-start gate), a ``senet-caffe`` fi
 stride layout, and every other layout is read with the standard sigmoid gate.
 
 The released per-dataset regressors are TorchScript modules with parameters ``weights`` (1×4096)
-and ``biases``; :class:`Regressor` reads these two tensors from the archive without running its
+and ``biases``; :class:`ReleasedRegressor` reads these two tensors from the archive without running its
 code (:mod:`iqabench.torchscript`) and applies ``f @ weightsᵀ + biases``. :func:`scale_score` is the reference's mapping of its output to [0, 1],
 higher = better (arniqa.md §3.5; no clipping).
 """
@@ -290,7 +290,7 @@ def _load_strict(module: nn.Module, state: dict[str, Tensor]) -> str:
 
 
 # -- released regressors --------------------------------------------------------------------------
-class Regressor:
+class ReleasedRegressor:
     """A released linear regressor: ``score = f @ weightsᵀ + biases`` on the 4096-d feature.
 
     The file's ``weights`` and ``biases`` are read from the archive's attribute record and tensor
