@@ -178,6 +178,9 @@ def _extract(
             shuffle=False,
             num_workers=workers,
             collate_fn=_collate,
+            # Its own generator: iterating a DataLoader draws a worker seed, which would otherwise advance
+            # torch's global random state (loading is deterministic; nothing else is drawn).
+            generator=torch.Generator().manual_seed(0),
         )
         with progress.bar(total=len(todo), desc=desc or f"extract {method.name}", unit="img") as pbar:
             for batch in loader:

@@ -99,6 +99,21 @@ def photograph(width: int = 160, height: int = 120, seed: int = 0):
     return Image.fromarray((np.clip(base, 0, 1) * 255).round().astype(np.uint8))
 
 
+def natural_photograph(width: int = 256, height: int = 192, k: int = 0):
+    """A crop of one of the natural photographs bundled in installed packages (:mod:`iqabench.photos`)."""
+    from .photos import pristine_tiles
+
+    tiles = pristine_tiles()
+    img = tiles[k % len(tiles)][1]
+    scale = max(width / img.width, height / img.height, 1.0)
+    if scale > 1:
+        from PIL import Image
+
+        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.BICUBIC)
+    left, top = (img.width - width) // 2, (img.height - height) // 2
+    return img.crop((left, top, left + width, top + height))
+
+
 def degraded(img, seed: int = 0):
     """``img`` under heavy white noise and blur: clearly worse for any sensible quality measure."""
     from PIL import Image, ImageFilter
@@ -136,8 +151,8 @@ def check_method(method: Any, *, orientation: bool = True, **options: Any) -> No
     _check_unknown_option("method " + repr(cls.name), make)
     before = _global_rng_state()
     m = instance if instance is not None else make()
-    size = max(160, (m.views.crop_size + 16) if m.views.crops else 0)
-    images = [photograph(size, size * 3 // 4, seed) for seed in (0, 1)]
+    size = max(256, (m.views.crop_size + 16) if m.views.crops else 0)  # NIQE needs two 96-px blocks
+    images = [natural_photograph(size, size * 3 // 4, k) for k in (0, 1)]
     first = _rows(m, images)
     second = _rows(m, images)
     assert _same_rng(before, _global_rng_state()), f"{who}: construction or extraction changed the global random state"
@@ -171,7 +186,6 @@ def check_dataset(dataset: Any, **options: Any) -> None:
         f"{who}: labels must map names to ScoreSpec")
     if cls.default_label is not None:
         assert cls.default_label in cls.labels, f"{who}: default_label {cls.default_label!r} is not one of its labels"
-    assert isinstance(cls.split_by_reference, bool), f"{who}: split_by_reference must be a bool"
     root, label = options.pop("root", None), options.pop("label", None)
 
     def make(**extra):
@@ -179,6 +193,7 @@ def check_dataset(dataset: Any, **options: Any) -> None:
 
     _check_unknown_option(who, make)
     ds = instance if instance is not None else make()
+    assert isinstance(ds.split_by_reference, bool), f"{who}: split_by_reference must be a bool"
     index = ds.index()
     assert list(index.columns[: len(INDEX_COLUMNS)]) == list(INDEX_COLUMNS), f"{who}: index columns {list(index.columns)}"
     assert index["image_id"].is_unique, f"{who}: duplicate image ids"
