@@ -43,32 +43,17 @@ SHIPPED_SPLITS_MAX = 10  # the shipped split files hold split_01..split_10 (seed
 
 
 class AnnotatedDataset(Dataset):
-    """A dataset read from the files its authors distribute."""
+    """A dataset read from the files its authors distribute: rows with their file and line (``_loc``),
+    checked row by row, shipped split files, and folders found whatever their case (the contract
+    itself is :class:`iqabench.dataset.Dataset`'s)."""
 
-    # Totals of a complete copy, compared by `iqabench datasets check` (None: not pinned).
-    expected_count: ClassVar[int | None] = None
-    expected_refs: ClassVar[int | None] = None
-    # Bounds `check` accepts per label where a correct copy leaves the nominal ScoreSpec range.
-    label_bounds: ClassVar[dict[str, tuple[float, float]]] = {}
     # File name under datasets/splits/ holding the seed-0 splits (KADID-10k, TID2013).
     shipped_splits: ClassVar[str | None] = None
-    # Distortion type -> KADID group, shown by `describe` (documented per adapter).
-    type_groups: ClassVar[dict[str, str]] = {}
 
     # -- to implement -------------------------------------------------------------------------
-    def annotation_files(self) -> list[Path]:
-        """The annotation files this copy is read from (all must exist)."""
-        return []
-
     def read_index(self) -> pd.DataFrame:
         """Annotation rows in the annotation file's order; may still hold duplicates or bad labels."""
         raise NotImplementedError
-
-    def arniqa_order(self) -> tuple[str, bool]:
-        """(the annotation file whose row order ARNIQA's split files index, documented?).
-
-        Raises when this copy is read from a file whose order is not known to be that one."""
-        raise IQABenchError(f"dataset {self.name!r}: ARNIQA publishes no split files for it")
 
     # -- provided -----------------------------------------------------------------------------
     def load_index(self) -> pd.DataFrame:
@@ -83,59 +68,6 @@ class AnnotatedDataset(Dataset):
         if self.labelled:
             frame["score"] = [float(v) for v in frame["score"]]
         return frame.drop(columns=[c for c in frame.columns if c.startswith("_")])
-
-    def listed_index(self) -> pd.DataFrame:
-        """Every image the annotation files list: the index, plus any image left out of it (FLIVE)."""
-        return self.index()
-
-    def absent_tolerated(self) -> dict[str, str]:
-        """{image_id: why} of images a usual copy lacks, tolerated when absent (see FLIVE)."""
-        return {}
-
-    def count_problems(self, index: pd.DataFrame) -> list[str]:
-        """Differences from the totals of a complete copy (one line each)."""
-        out = []
-        if self.expected_count is not None and len(index) != self.expected_count:
-            out.append(f"the copy lists {len(index)} images; a complete copy has {self.expected_count}")
-        if self.expected_refs is not None and index["ref"].notna().any():
-            n_refs = int(index["ref"].nunique())
-            if n_refs != self.expected_refs:
-                out.append(f"the copy has {n_refs} references; a complete copy has {self.expected_refs}")
-        return out
-
-    def subset_mark(self) -> dict[str, Any]:
-        """Whether this copy is the complete dataset (``complete`` is None where no total is pinned).
-
-        Recorded as ``subset`` in the dataset card: results on a copy with ``complete`` false are
-        not comparable with results on the published dataset."""
-        listed = self.listed_index()
-        has_refs = bool(listed["ref"].notna().any())
-        return {
-            "complete": None if self.expected_count is None else not self.count_problems(listed),
-            "n_images": int(len(self.index())),
-            "n_images_complete": self.expected_count,
-            "n_references": int(listed["ref"].nunique()) if has_refs else None,
-            "n_references_complete": self.expected_refs,
-        }
-
-    def card(self) -> dict[str, Any]:
-        card = super().card()
-        card["annotation_files"] = [str(f) for f in self.annotation_files()]
-        card["subset"] = self.subset_mark()
-        return card
-
-    def for_description(self) -> AnnotatedDataset:
-        """A twin whose index is cheap to build, used by `datasets describe` (SPAQ skips its resizing)."""
-        return self
-
-    def error(self, message: str) -> IQABenchError:
-        return IQABenchError(f"dataset {self.name!r}: {message}")
-
-    def option_choice(self, key: str, choices: Sequence[str]) -> str:
-        value = str(self.options[key])
-        if value not in choices:
-            raise self.error(f"option {key!r} must be one of {', '.join(choices)}, got {value!r}")
-        return value
 
     # -- splits -------------------------------------------------------------------------------
     def splits(self, seed: int = 0, n_splits: int = 10) -> Splits:

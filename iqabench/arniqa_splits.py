@@ -74,21 +74,14 @@ def load_split_array(path: Path) -> np.ndarray:
 
 def import_arniqa_splits(ds: Any, folder: str | Path) -> Splits:
     """The splits of ARNIQA's files for dataset ``ds`` (its index must follow ARNIQA's annotation order)."""
-    order_hook = getattr(ds, "arniqa_order", None)
-    if order_hook is None:
-        raise IQABenchError(
-            f"dataset {ds.name!r} does not declare the annotation row order ARNIQA's split files index"
-        )
-    order, documented = order_hook()
+    order, documented = ds.arniqa_order()
+    row_ids = ds.arniqa_rows()  # first: a file that would shift rows fails fast
     # Ids do not depend on preprocessing: use the cheap twin where there is one (SPAQ skips its resizing).
-    rows_hook = getattr(ds, "arniqa_rows", None)
-    row_ids = rows_hook() if rows_hook is not None else None  # first: a file that would shift rows fails fast
-    twin = getattr(ds, "for_description", None)
-    index = (twin() if twin is not None else ds).index()
+    index = ds.for_description().index()
     if row_ids is None:
         row_ids = index["image_id"].astype(str).tolist()
     n = len(row_ids)
-    expected = getattr(ds, "expected_count", None)
+    expected = ds.expected_count
     if expected is not None and n != expected:
         raise IQABenchError(
             f"dataset {ds.name!r}: the copy lists {n} images, a complete copy {expected}; ARNIQA's row indices "
@@ -104,7 +97,6 @@ def import_arniqa_splits(ds: Any, folder: str | Path) -> Splits:
         )
     ids = np.asarray(row_ids, dtype=object)
     in_index = set(index["image_id"].astype(str))
-    left_out_hook = getattr(ds, "arniqa_left_out", None)
     table = pd.DataFrame({"image_id": ids})
     dropped = 0
     for k in range(arrays["train"].shape[0]):
@@ -134,12 +126,13 @@ def import_arniqa_splits(ds: Any, folder: str | Path) -> Splits:
                 f"ARNIQA split files in {str(folder)!r} split {k + 1}: row {r} ({ids[r]!r}) is in {column[r]}, but that "
                 f"image is absent from this copy of {ds.name!r}"
             )
-        if left_out_hook is not None:
+        expected_unused = ds.arniqa_left_out()
+        if expected_unused is not None:
             unused = set(np.flatnonzero(column == "").tolist())
-            if unused != left_out_hook():
+            if unused != expected_unused:
                 raise IQABenchError(
                     f"ARNIQA split files in {str(folder)!r} split {k + 1} leave out rows {_rows(unused)}; ARNIQA's "
-                    f"{ds.name!r} split leaves out rows {_rows(left_out_hook())}: these are not ARNIQA's files for "
+                    f"{ds.name!r} split leaves out rows {_rows(expected_unused)}: these are not ARNIQA's files for "
                     f"this annotation file"
                 )
         table[f"split_{k + 1:02d}"] = column

@@ -62,8 +62,8 @@ def assess(result, methods: list, datasets: list) -> dict[str, Any] | None:
         card = ds.card()
         if ds.labelled and ds.label != (ds.default_label or next(iter(ds.labels))):
             reasons.append(f"{ds.name}: label {ds.label!r}, the paper's is {ds.default_label or next(iter(ds.labels))!r}")
-        subset = card.get("subset")
-        if subset and not subset.get("complete", False):
+        subset = card.get("subset") or {}
+        if subset.get("complete") is False:  # None: the dataset pins no total, so it cannot tell
             reasons.append(f"{ds.name}: a subset of the dataset ({subset.get('n_images')} images)")
         used = split_sets.get(ds.name)
         if used is not None:

@@ -18,12 +18,31 @@ and a :class:`ScoreSpec` saying which label it is, its direction and its nominal
 outside that range (or outside the wider ``label_bounds`` of an adapter that has them) are warned
 about once, counted, and the count is part of the dataset card every result records.
 Splits come from :meth:`Dataset.splits` (see :mod:`iqabench.splits`).
+
+**The contract** (one, for every dataset; ``iqabench datasets check`` and ``describe``, split
+imports and the results read these attributes and methods directly):
+
+* required: ``name`` (by the decorator), ``description``, :meth:`load_index`; ``labels`` and
+  ``folder_names`` for a labelled dataset on disk;
+* optional, with defaults: ``default_label``, ``synthetic``, ``split_by_reference``,
+  ``option_defaults``, ``needs_root``, :meth:`looks_like_root`, :meth:`splits`; what a complete
+  copy holds (``expected_count``, ``expected_refs``) and the bounds a correct copy's labels stay in
+  (``label_bounds``); ``type_groups`` (distortion type → KADID group, shown by ``describe``);
+  :meth:`annotation_files`; :meth:`read_index` (the rows as the files list them, for ``check``);
+  :meth:`absent_tolerated` and :meth:`listed_index` (images usual copies lack);
+  :meth:`verify_content` (``check``'s test of the images themselves); :meth:`arniqa_order`,
+  :meth:`arniqa_rows` and :meth:`arniqa_left_out` (the rows ARNIQA's split files index);
+  :meth:`for_description`.
+
+The built-in adapters build on :class:`iqabench.datasets._common.AnnotatedDataset`, which adds
+per-row error locations, shipped split files and case-insensitive folders; a plugin need not.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -98,6 +117,13 @@ class Dataset:
     option_defaults: ClassVar[dict[str, Any]] = {}
     # Whether the dataset lives on disk under a data root (False for the built-in demo).
     needs_root: ClassVar[bool] = True
+    # Totals of a complete copy, compared by `iqabench datasets check` and the subset mark (None: not pinned).
+    expected_count: ClassVar[int | None] = None
+    expected_refs: ClassVar[int | None] = None
+    # Bounds a correct copy's labels stay in, per label, where they leave the nominal ScoreSpec range.
+    label_bounds: ClassVar[dict[str, tuple[float, float]]] = {}
+    # Distortion type -> KADID group, shown by `iqabench datasets describe`.
+    type_groups: ClassVar[dict[str, str]] = {}
 
     def __init__(self, root: str | Path | None = None, label: str | None = None, **options: Any):
         self.options = parse_options(f"dataset {self.name!r}", options, self.option_defaults)
@@ -121,6 +147,84 @@ class Dataset:
     def load_index(self) -> pd.DataFrame:
         """Read the annotation files under :attr:`root` and return the index (see module doc)."""
         raise NotImplementedError
+
+    # -- optional hooks -----------------------------------------------------------------------
+    def annotation_files(self) -> list[Path]:
+        """The annotation files this copy is read from (all must exist; ``check`` names a missing one)."""
+        return []
+
+    def read_index(self) -> pd.DataFrame:
+        """The rows as the annotation files list them, before any check (``check`` reports every problem of
+        them; an adapter may add a ``_loc`` column naming each row's file and line)."""
+        return self.load_index()
+
+    def listed_index(self) -> pd.DataFrame:
+        """Every image the annotation files list: the index, plus any image left out of it (FLIVE)."""
+        return self.index()
+
+    def absent_tolerated(self) -> dict[str, str]:
+        """{image_id: why} of images a usual copy lacks, tolerated when absent (FLIVE's three)."""
+        return {}
+
+    def verify_content(self, frame: pd.DataFrame) -> list[tuple[str, str]]:
+        """``check``'s test of the images themselves: (kind, message) pairs, kind "note" or a problem kind."""
+        return []
+
+    def arniqa_order(self) -> tuple[str, bool]:
+        """(the annotation file whose row order ARNIQA's split files index, documented?).
+
+        Raises when ARNIQA publishes no split files for the dataset, or this copy is read from a file
+        whose order is not known to be that one."""
+        raise IQABenchError(f"dataset {self.name!r}: ARNIQA publishes no split files for it")
+
+    def arniqa_rows(self) -> list[str] | None:
+        """The image ids of the rows ARNIQA's split files index, where they are not the index's (FLIVE)."""
+        return None
+
+    def arniqa_left_out(self) -> set[int] | None:
+        """Rows of those files that ARNIQA's split files use in no part, where that is known (FLIVE's three):
+        split files leaving out other rows are refused. None: not checked."""
+        return None
+
+    def for_description(self) -> Dataset:
+        """A twin whose index is cheap to build, used by ``datasets describe`` (SPAQ skips its resizing)."""
+        return self
+
+    def count_problems(self, index: pd.DataFrame) -> list[str]:
+        """Differences from the totals of a complete copy (one line each)."""
+        out = []
+        if self.expected_count is not None and len(index) != self.expected_count:
+            out.append(f"the copy lists {len(index)} images; a complete copy has {self.expected_count}")
+        if self.expected_refs is not None and index["ref"].notna().any():
+            n_refs = int(index["ref"].nunique())
+            if n_refs != self.expected_refs:
+                out.append(f"the copy has {n_refs} references; a complete copy has {self.expected_refs}")
+        return out
+
+    def subset_mark(self) -> dict[str, Any]:
+        """Whether this copy is the complete dataset (``complete`` is None where no total is pinned).
+
+        Recorded as ``subset`` in the dataset card: results on a copy with ``complete`` false are
+        not comparable with results on the published dataset."""
+        listed = self.listed_index()
+        has_refs = bool(listed["ref"].notna().any())
+        return {
+            "complete": None if self.expected_count is None else not self.count_problems(listed),
+            "n_images": int(len(self.index())),
+            "n_images_complete": self.expected_count,
+            "n_references": int(listed["ref"].nunique()) if has_refs else None,
+            "n_references_complete": self.expected_refs,
+        }
+
+    # -- helpers for adapters --------------------------------------------------------------------
+    def error(self, message: str) -> IQABenchError:
+        return IQABenchError(f"dataset {self.name!r}: {message}")
+
+    def option_choice(self, key: str, choices: Sequence[str]) -> str:
+        value = str(self.options[key])
+        if value not in choices:
+            raise self.error(f"option {key!r} must be one of {', '.join(choices)}, got {value!r}")
+        return value
 
     # -- provided -----------------------------------------------------------------------------
     @property
@@ -170,7 +274,7 @@ class Dataset:
 
     def _no_images(self) -> str:
         try:
-            files = [str(f) for f in getattr(self, "annotation_files", list)()]
+            files = [str(f) for f in self.annotation_files()]
         except IQABenchError:
             files = []
         named = f"its annotation file(s) {', '.join(repr(f) for f in files)} list none" if files else "its index is empty"
@@ -180,7 +284,7 @@ class Dataset:
         """Bounds a correct copy's labels stay in: an adapter's ``label_bounds``, else the nominal range."""
         if self.score_spec is None:
             return None
-        lo, hi = getattr(self, "label_bounds", {}).get(self.label, self.score_spec.range)
+        lo, hi = self.label_bounds.get(self.label, self.score_spec.range)
         return float(lo), float(hi)
 
     def _check_label_range(self, index: pd.DataFrame) -> dict[str, Any] | None:
@@ -221,6 +325,8 @@ class Dataset:
             "n_images": int(len(idx)),
             "n_references": int(idx["ref"].nunique()) if idx["ref"].notna().any() else None,
             "labels_out_of_range": self._label_range,
+            "annotation_files": [str(f) for f in self.annotation_files()],
+            "subset": self.subset_mark(),
         }
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import pandas as pd
 
+from .dataset import Dataset
 from .errors import IQABenchError
 from .images import RGB, ImageError, conversions_line, decode_rgb
 
@@ -166,22 +167,19 @@ def check_dataset(
         report.problems.append(Problem("root", str(exc)))
         return report
 
-    annotation_files = getattr(ds, "annotation_files", None)
-    if annotation_files is not None:
-        try:
-            files = list(annotation_files())
-        except IQABenchError as exc:
-            report.problems.append(Problem("annotation", str(exc)))
-            return report
-        missing = [f for f in files if not Path(f).is_file()]
-        for f in missing:
-            report.problems.append(Problem("annotation", f"annotation file {str(f)!r} does not exist"))
-        if missing:
-            return report
-
-    reader = getattr(ds, "read_index", None) or ds.load_index
     try:
-        frame = reader()
+        files = list(ds.annotation_files())
+    except IQABenchError as exc:
+        report.problems.append(Problem("annotation", str(exc)))
+        return report
+    missing = [f for f in files if not Path(f).is_file()]
+    for f in missing:
+        report.problems.append(Problem("annotation", f"annotation file {str(f)!r} does not exist"))
+    if missing:
+        return report
+
+    try:
+        frame = ds.read_index()
     except IQABenchError as exc:
         report.problems.append(Problem("index", str(exc)))
         return report
@@ -190,18 +188,11 @@ def check_dataset(
     if "ref" in frame.columns and frame["ref"].notna().any():
         report.n_references = int(frame["ref"].dropna().nunique())
 
-    counter = getattr(ds, "count_problems", None)
-    if counter is not None:
-        report.problems += [Problem("count", m) for m in counter(frame)]
-    elif getattr(ds, "expected_count", None) is not None and len(frame) != ds.expected_count:
-        report.problems.append(
-            Problem("count", f"the copy lists {len(frame)} images; a complete copy has {ds.expected_count}")
-        )
-
-    labelled = bool(getattr(ds, "labelled", False))
+    report.problems += [Problem("count", m) for m in ds.count_problems(frame)]
+    labelled = ds.labelled
     report.problems += row_problems(frame, labelled=labelled)
     if labelled and ds.score_spec is not None:
-        bounds = getattr(ds, "label_bounds", {}).get(ds.label, ds.score_spec.range)
+        bounds = ds.label_bounds.get(ds.label, ds.score_spec.range)
         report.problems += bound_problems(frame, float(bounds[0]), float(bounds[1]), ds.label)
 
     paths = list(dict.fromkeys(str(p) for p in frame["path"].tolist()))
@@ -212,8 +203,7 @@ def check_dataset(
             if p not in set(paths)
         ]
     report.n_files = len(paths)
-    tolerated_hook = getattr(ds, "absent_tolerated", None)
-    tolerated = tolerated_hook() if tolerated_hook is not None else {}
+    tolerated = ds.absent_tolerated()
     id_of = dict(zip(frame["path"].astype(str), frame["image_id"].astype(str)))
     absent = []
     for probe in probe_images(paths, decode=decode, workers=workers, progress=progress):
@@ -231,12 +221,11 @@ def check_dataset(
             f"{len(absent)} image(s) absent that usual copies lack, left out of every split: {', '.join(absent)}"
         )
 
-    verify = getattr(ds, "verify_content", None)
-    if verify is not None:
+    if type(ds).verify_content is not Dataset.verify_content:  # the dataset tests its images' content
         if not decode:
             report.notes.append("image content not verified (--no-decode)")
         elif not any(p.kind in ("index", "image") for p in report.problems):
-            for kind, message in verify(frame):
+            for kind, message in ds.verify_content(frame):
                 if kind == "note":
                     report.notes.append(message)
                 else:

@@ -180,9 +180,9 @@ def static_lines(ds: Any) -> list[str]:
     if ds.needs_root:
         out.append(f"  folder names:  {', '.join(cls.folder_names or (ds.name,))}")
     totals = []
-    if getattr(cls, "expected_count", None) is not None:
+    if cls.expected_count is not None:
         totals.append(f"{cls.expected_count} images")
-    if getattr(cls, "expected_refs", None) is not None:
+    if cls.expected_refs is not None:
         totals.append(f"{cls.expected_refs} references")
     out.append(f"  complete copy: {', '.join(totals) if totals else 'total not pinned'}")
     if ds.labels:
@@ -192,7 +192,7 @@ def static_lines(ds: Any) -> list[str]:
         out.append(f"  split rule:    10 x 70/10/20 {rule}{extra}")
     if ds.option_defaults:
         out.append("  options:       " + ", ".join(f"{k}={v}" for k, v in ds.options.items()))
-    groups = getattr(cls, "type_groups", {})
+    groups = cls.type_groups
     if groups:
         out.append("  type -> group: " + ", ".join(f"{t}->{g}" for t, g in groups.items()))
     return out
@@ -201,14 +201,13 @@ def static_lines(ds: Any) -> list[str]:
 def copy_lines(ds: Any, seed: int, n_splits: int) -> list[str]:
     from ..errors import IQABenchError
 
-    twin = getattr(ds, "for_description", None)
-    ds = twin() if twin is not None else ds
+    ds = ds.for_description()
     index = ds.index()
     out = [f"  root:          {ds.root}"] if ds.needs_root else []
-    files = getattr(ds, "annotation_files", None)
-    if files is not None and files():
-        out.append(f"  annotations:   {', '.join(str(f) for f in files())}")
-    expected = getattr(ds, "expected_count", None)
+    files = ds.annotation_files()
+    if files:
+        out.append(f"  annotations:   {', '.join(str(f) for f in files)}")
+    expected = ds.expected_count
     suffix = (
         ""
         if expected is None
