@@ -215,11 +215,11 @@ def check_dataset(dataset: Any, **options: Any) -> None:
             assert all(parts), f"{who}: split {k + 1} has an empty part"
 
 
-def check_protocol(protocol: Any, **options: Any) -> None:
+def check_protocol(protocol: Any, *, kinds: tuple[str, ...] = ("features", "scores"), **options: Any) -> None:
     """Check a protocol plugin: its contract, and a run on the kit's tiny data (two noise-level datasets of
-    8 contents with pristine images, a features method and a scores method). Protocol ``options`` are
-    passed as given; the kit's datasets are registered as ``conformance-a`` and ``conformance-b`` so that
-    an option naming a dataset (e.g. ``regressor_dataset=conformance-a``) finds them."""
+    8 contents with pristine images; a features method and a scores method, or the ``kinds`` it takes).
+    Protocol ``options`` are passed as given; the kit's datasets are registered as ``conformance-a`` and
+    ``conformance-b`` so that an option naming a dataset (e.g. ``regressor_dataset=conformance-a``) finds them."""
     from . import registry
     from .protocol import RunContext
 
@@ -233,7 +233,8 @@ def check_protocol(protocol: Any, **options: Any) -> None:
         if name not in registry.datasets:
             registry.datasets.register(name)(type(f"Conformance{seed}", (tiny_dataset,), {"seed": seed}))
     datasets = [registry.datasets.get(n)() for n in ("conformance-a", "conformance-b")[: max(cls.min_datasets, 1)]]
-    ctx = RunContext(methods=[tiny_features(), tiny_scores()], datasets=datasets)
+    methods = [m() for m, kind in ((tiny_features, "features"), (tiny_scores, "scores")) if kind in kinds]
+    ctx = RunContext(methods=methods, datasets=datasets)
     proto.check(ctx)
     results = proto.run(ctx)
     assert isinstance(results, list) and results, f"{who}: run() returned no results"
