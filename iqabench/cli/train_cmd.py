@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
-from .common import parse_pairs
-from .train_common import resolve_run
+from .train_common import announce, common_options, config_flags, resolve_run
 from .train_contrique_cmd import contrique_cmd
 from .train_reiqa_cmd import reiqa_cmd
 
-# CLI flag → config key.
+# CLI flag → config key (beyond the options every trainer has: train_common.COMMON_KEYS).
 FLAG_KEYS = {
     "source": "data.source",
     "init": "model.init",
     "backbone": "model.backbone",
     "se_gate": "model.se_gate",
     "crop_size": "data.crop_size",
-    "workers": "data.workers",
-    "epochs": "training.epochs",
-    "batch_size": "training.batch_size",
-    "seed": "training.seed",
-    "max_steps": "training.max_steps",
     "positives": "training.positives",
     "degradation": "degradation.variant",
-    "lr": "optimizer.lr",
 }
 
 
@@ -35,31 +26,19 @@ def train_cmd() -> None:
 
 
 @train_cmd.command("arniqa")
-@click.option("--config", "config_name", default=None, metavar="NAME|FILE",
-              help="Packaged configuration (paper [default], demo) or a YAML file merged over the paper's.")
+@common_options("arniqa", epochs="paper: 10", batch_size="pairs; paper: 16", lr="paper: 1e-3", seed="paper: 27",
+                set_example="scheduler.eta_min=1e-6")
 @click.option("--data", "source", default=None, metavar="DATASET|DIR",
               help="Pristine training images: a dataset (kadis700k), a folder, or demo-pristine (bundled photos).")
-@click.option("--data-root", type=click.Path(file_okay=False), default=None, metavar="DIR",
-              help="Folder holding the datasets (default: $IQABENCH_DATA).")
 @click.option("--init", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Initial weights (e.g. torchvision ImageNet ResNet-50 weights; for se_resnet50 also timm "
                    "seresnet50 or legacy_seresnet50 ImageNet weights); default: random initialisation.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
-              help="Run folder (default: runs/train/arniqa-<config>-<time>).")
-@click.option("--resume", default=None, metavar="DIR|CKPT",
-              help="Continue a run from its last.pt (or the given checkpoint), mid-epoch included.")
 @click.option("--backbone", type=click.Choice(["resnet50", "se_resnet50", "resnet18"]), default=None,
               help="Encoder (se_resnet50: SE blocks in every bottleneck; resnet18: demo only).")
 @click.option("--se-gate", type=click.Choice(["sigmoid", "identity_start"]), default=None,
               help="se_resnet50's SE gate: sigmoid (Hu et al.) [default] or identity_start (2·sigmoid, "
                    "second FC zero: starts as the ResNet-50 it was loaded from).")
 @click.option("--crop-size", type=int, default=None, metavar="N", help="Training crop size (paper: 224).")
-@click.option("--epochs", type=int, default=None, metavar="N", help="Training epochs (paper: 10).")
-@click.option("--batch-size", type=int, default=None, metavar="N", help="Pairs per step and process (paper: 16).")
-@click.option("--lr", type=float, default=None, metavar="X", help="Base learning rate (paper: 1e-3).")
-@click.option("--seed", type=int, default=None, metavar="N", help="Seed of data order, crops and degradations (paper: 27).")
-@click.option("--max-steps", type=int, default=None, metavar="N", help="Stop after N steps in total.")
-@click.option("--workers", type=int, default=None, metavar="N", help="Data-loading worker processes.")
 @click.option("--positives", type=click.Choice(["different_image", "same_image"]), default=None,
               help="Ablation: same_image takes both crops of a pair from one image (Table 3 'same image').")
 @click.option("--no-hard-negatives", is_flag=True,
@@ -69,10 +48,6 @@ def train_cmd() -> None:
 @click.option("--val-dataset", "val_datasets", multiple=True, metavar="NAME",
               help="Validation dataset (repeatable; replaces the config's list).")
 @click.option("--no-validation", is_flag=True, help="Skip validation (best = last).")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Any config key, dotted (e.g. scheduler.eta_min=1e-6). Repeatable.")
-@click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda[:N]",
-              help="Training device (under torchrun: each process its LOCAL_RANK GPU).")
 def arniqa_cmd(config_name, source, data_root, init, out_dir, resume, backbone, se_gate, crop_size, epochs, batch_size,
                lr, seed, max_steps, workers, positives, no_hard_negatives, degradation, val_datasets, no_validation, sets,
                device) -> None:
@@ -87,20 +62,17 @@ def arniqa_cmd(config_name, source, data_root, init, out_dir, resume, backbone, 
       iqabench train arniqa --backbone se_resnet50 --init seresnet50-imagenet.pth --data kadis700k
     """
     from ..training.arniqa import train_arniqa
-    from ..training.config import parse_scalar
 
-    flags = {FLAG_KEYS[k]: v for k, v in dict(
+    flags = config_flags(dict(
         source=source, init=init, backbone=backbone, se_gate=se_gate, crop_size=crop_size, workers=workers, epochs=epochs,
         batch_size=batch_size, seed=seed, max_steps=max_steps, positives=positives, degradation=degradation, lr=lr,
-    ).items() if v is not None}
+    ), FLAG_KEYS, sets)
     if no_hard_negatives:
         flags["training.hard_negatives"] = False
     if no_validation:
         flags["validation.datasets"] = []
     elif val_datasets:
         flags["validation.datasets"] = list(val_datasets)
-    for key, value in parse_pairs(sets, "--set").items():
-        flags[key] = parse_scalar(value)
 
     cfg, ckpt, out_dir = resolve_run(
         "arniqa", "arniqa", config_name, resume, out_dir, flags,
@@ -108,11 +80,8 @@ def arniqa_cmd(config_name, source, data_root, init, out_dir, resume, backbone, 
     )
 
     summary = train_arniqa(cfg, out_dir, device=device, data_root=data_root, resume=ckpt)
-    if os.environ.get("RANK", "0") != "0":
-        return
     best = summary.get("best")
-    click.echo(f"{out_dir}/last.pt  step {summary['global_step']}, epoch {summary['epoch']}")
-    if best:
+    if announce(out_dir, summary) and best:
         click.echo(f"{out_dir}/best.pt  epoch {best['epoch']}, validation score {best['score']:.4f}")
 
 
