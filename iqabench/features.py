@@ -14,6 +14,7 @@ the file header).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -108,6 +109,20 @@ def _collate(items):
     return items
 
 
+@contextlib.contextmanager
+def _flushed(cache: RowStore | None, what: str):
+    """Write the cache's buffer when the block ends, however it ends; a failure to write is reported,
+    never raised over the block's own outcome."""
+    try:
+        yield
+    finally:
+        if cache is not None:
+            try:
+                cache.flush()
+            except Exception as exc:  # disk full, permissions: the features are recomputed next time
+                log.warning(f"{what}: features could not be written to the feature cache ({type(exc).__name__}: {exc})")
+
+
 def extract_features(
     method: Method,
     index: pd.DataFrame,
@@ -122,92 +137,68 @@ def extract_features(
     also be a PIL image in memory).
 
     However the extraction ends (done, an error, Ctrl-C), the finished images are written to ``cache``."""
-    try:
-        return _extract(method, index, on_error=on_error, batch_size=batch_size, workers=workers, cache=cache, desc=desc)
-    finally:
-        if cache is not None:
-            _flush_quietly(cache, desc or method.name)
+    with _flushed(cache, desc or method.name):
+        if on_error not in ON_ERROR:
+            raise IQABenchError(f"--on-error must be one of {', '.join(ON_ERROR)}, not {on_error!r}")
+        views = method.views
+        rpi = views.rows_per_image
+        ids = index["image_id"].tolist()
+        paths = index["path"].tolist()
+        names = [p if isinstance(p, str) else ids[k] for k, p in enumerate(paths)]  # what error messages name
+        cached = cache.lookup(ids) if cache is not None else {}
+        todo = [i for i, image_id in enumerate(ids) if image_id not in cached]
+        if cached:
+            log.info(f"{desc or method.name}: {len(cached)} of {len(ids)} images found in the feature cache")
 
+        per_image: dict[int, np.ndarray] = {}  # position -> rows×D
+        failures: dict[int, str] = {}
+        modes: Counter[str] = Counter()  # original mode of every image read (decoded, or from the cache)
 
-def _flush_quietly(cache: RowStore, what: str) -> None:
-    """Write the cache's buffer; a failure to write is reported, never raised over the run's own outcome."""
-    try:
-        cache.flush()
-    except Exception as exc:  # disk full, permissions: the features are recomputed next time
-        log.warning(f"{what}: features could not be written to the feature cache ({type(exc).__name__}: {exc})")
+        def collect(finished: list[tuple[int, np.ndarray]]) -> None:
+            # Finished images go to the cache at once (it buffers), so a killed run resumes where it stopped.
+            for pos, rows in finished:
+                per_image[pos] = rows
+            if cache is not None and finished:
+                cache.store({ids[pos]: rows for pos, rows in finished})
 
+        if todo:
+            runner = _BatchRunner(method, batch_size or method.batch_size, views, on_error, names)
+            loader = torch.utils.data.DataLoader(
+                _ImageViews([paths[i] for i in todo], views),
+                batch_size=1,
+                shuffle=False,
+                num_workers=workers,
+                collate_fn=_collate,
+                # Its own generator: iterating a DataLoader draws a worker seed, which would otherwise advance
+                # torch's global random state (loading is deterministic; nothing else is drawn).
+                generator=torch.Generator().manual_seed(0),
+            )
+            with progress.bar(total=len(todo), desc=desc or f"extract {method.name}", unit="img") as pbar:
+                for batch in loader:
+                    for local, decoded, error in batch:
+                        pos = todo[local]
+                        if error is None:
+                            tensors, mode = decoded
+                            modes[mode] += 1
+                            runner.add(pos, tensors)
+                        elif on_error == "raise":
+                            raise IQABenchError(error)
+                        else:
+                            failures[pos] = error
+                        collect(runner.drain_finished())
+                        pbar.update(1)
+                runner.flush_all()
+                collect(runner.drain_finished())
+            failures.update(runner.failures)
+            if cache is not None:
+                cache.flush()
 
-def _extract(
-    method: Method,
-    index: pd.DataFrame,
-    *,
-    on_error: str = "raise",
-    batch_size: int | None = None,
-    workers: int = 0,
-    cache: RowStore | None = None,
-    desc: str = "",
-) -> FeatureTable:
-    if on_error not in ON_ERROR:
-        raise IQABenchError(f"--on-error must be one of {', '.join(ON_ERROR)}, not {on_error!r}")
-    views = method.views
-    rpi = views.rows_per_image
-    ids = index["image_id"].tolist()
-    paths = index["path"].tolist()
-    names = [p if isinstance(p, str) else ids[k] for k, p in enumerate(paths)]  # what error messages name
-    cached = cache.lookup(ids) if cache is not None else {}
-    todo = [i for i, image_id in enumerate(ids) if image_id not in cached]
-    if cached:
-        log.info(f"{desc or method.name}: {len(cached)} of {len(ids)} images found in the feature cache")
-
-    per_image: dict[int, np.ndarray] = {}  # position -> rows×D
-    failures: dict[int, str] = {}
-    modes: Counter[str] = Counter()  # original mode of every image read (decoded, or from the cache)
-
-    def collect(finished: list[tuple[int, np.ndarray]]) -> None:
-        # Finished images go to the cache at once (it buffers), so a killed run resumes where it stopped.
-        for pos, rows in finished:
-            per_image[pos] = rows
-        if cache is not None and finished:
-            cache.store({ids[pos]: rows for pos, rows in finished})
-
-    if todo:
-        runner = _BatchRunner(method, batch_size or method.batch_size, views, on_error, names)
-        loader = torch.utils.data.DataLoader(
-            _ImageViews([paths[i] for i in todo], views),
-            batch_size=1,
-            shuffle=False,
-            num_workers=workers,
-            collate_fn=_collate,
-            # Its own generator: iterating a DataLoader draws a worker seed, which would otherwise advance
-            # torch's global random state (loading is deterministic; nothing else is drawn).
-            generator=torch.Generator().manual_seed(0),
-        )
-        with progress.bar(total=len(todo), desc=desc or f"extract {method.name}", unit="img") as pbar:
-            for batch in loader:
-                for local, decoded, error in batch:
-                    pos = todo[local]
-                    if error is None:
-                        tensors, mode = decoded
-                        modes[mode] += 1
-                        runner.add(pos, tensors)
-                    elif on_error == "raise":
-                        raise IQABenchError(error)
-                    else:
-                        failures[pos] = error
-                    collect(runner.drain_finished())
-                    pbar.update(1)
-            runner.flush_all()
-            collect(runner.drain_finished())
-        failures.update(runner.failures)
-        if cache is not None:
-            cache.flush()
-
-    position = {image_id: i for i, image_id in enumerate(ids)}
-    for image_id, rows in cached.items():
-        per_image[position[image_id]] = rows
-        modes[image_mode(paths[position[image_id]])] += 1  # header only: cached images are not decoded
-    conversions = {m: n for m, n in sorted(modes.items()) if m != RGB}
-    return _assemble(ids, per_image, failures, rpi, from_cache=len(cached), conversions=conversions)
+        position = {image_id: i for i, image_id in enumerate(ids)}
+        for image_id, rows in cached.items():
+            per_image[position[image_id]] = rows
+            modes[image_mode(paths[position[image_id]])] += 1  # header only: cached images are not decoded
+        conversions = {m: n for m, n in sorted(modes.items()) if m != RGB}
+        return _assemble(ids, per_image, failures, rpi, from_cache=len(cached), conversions=conversions)
 
 
 def _assemble(ids, per_image, failures, rpi, from_cache, conversions) -> FeatureTable:
