@@ -58,10 +58,12 @@ from .encoders import (
     build_encoder,
     convert_standard_se,
     encoder_arch,
+    from_sequential,
     infer_backbone,
     load_encoder_state,
     split_keys,
     standard_se_layout,
+    strip_prefix,
 )
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -69,8 +71,6 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 PROJECTION_DIM = 128
 CHECKPOINT_FORMAT = "iqabench-checkpoint"
 
-# The reference's nn.Sequential(*resnet.children()[:-1]) numbering → torchvision names.
-_SEQUENTIAL_NAMES = {"0": "conv1", "1": "bn1", "4": "layer1", "5": "layer2", "6": "layer3", "7": "layer4"}
 
 # Released regressors' output ranges and directions (hubconf.py; arniqa.md §3.5).
 REGRESSOR_SCALING: dict[str, tuple[float, float, bool]] = {  # dataset: (lo, hi, lower_is_better)
@@ -182,19 +182,6 @@ def _looks_like_torch_save(path: Path) -> bool:
     return head.startswith(b"PK") or head[:1] == b"\x80"
 
 
-def _strip(state: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
-    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-
-
-def _from_sequential(state: dict[str, Tensor], what: str) -> dict[str, Tensor]:
-    out = {}
-    for key, value in state.items():
-        head, _, rest = key.partition(".")
-        if head not in _SEQUENTIAL_NAMES:
-            raise IQABenchError(f"{what}: unexpected key {'model.' + key!r} in the reference encoder layout")
-        out[f"{_SEQUENTIAL_NAMES[head]}.{rest}"] = value
-    return out
-
 
 def read_weights(path: str | Path, what: str = "weights file") -> Weights:
     """Recognise the layout of a weight file and convert it (see module doc)."""
@@ -211,8 +198,8 @@ def read_weights(path: str | Path, what: str = "weights file") -> Weights:
             p,
             "iqabench",
             str(info["backbone"]),
-            _strip(model, "encoder."),
-            _strip(model, "projector.") or None,
+            strip_prefix(model, "encoder."),
+            strip_prefix(model, "projector.") or None,
             int(info["crop_size"]) if info.get("crop_size") else None,
             {k: obj[k] for k in ("config", "model_info", "epoch", "iteration", "global_step", "kind", "validation") if k in obj},
             arch_from_model_info(info, f"{what} {str(p)!r}"),
@@ -224,10 +211,10 @@ def read_weights(path: str | Path, what: str = "weights file") -> Weights:
     if standard_se is not None:  # ImageNet SE-ResNet-50 weights (timm, Caffe-converted SENet)
         fmt, encoder, projector = standard_se, convert_standard_se(obj, standard_se), None
     elif any(k.startswith("encoder.model.") for k in keys):
-        fmt, encoder, projector = "arniqa-reference", _strip(obj, "encoder.model."), _strip(obj, "encoder.projector.")
-        encoder = _from_sequential(encoder, f"{what} {str(p)!r}")
+        fmt, encoder, projector = "arniqa-reference", strip_prefix(obj, "encoder.model."), strip_prefix(obj, "encoder.projector.")
+        encoder = from_sequential(encoder, f"{what} {str(p)!r}", "encoder.model.")
     elif any(k.startswith("model.") for k in keys):
-        fmt, encoder, projector = "arniqa-release", _from_sequential(_strip(obj, "model."), f"{what} {str(p)!r}"), _strip(obj, "projector.")
+        fmt, encoder, projector = "arniqa-release", from_sequential(strip_prefix(obj, "model."), f"{what} {str(p)!r}", "model."), strip_prefix(obj, "projector.")
     elif "conv1.weight" in keys:
         fmt, encoder, projector = "torchvision", dict(obj), None
     else:

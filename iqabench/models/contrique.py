@@ -37,7 +37,16 @@ from torch import Tensor, nn
 from ..errors import IQABenchError
 from ..safe_pickle import Record, load_restricted
 from .arniqa import CHECKPOINT_FORMAT, load_file
-from .encoders import FEATURE_DIMS, build_encoder, infer_backbone, load_encoder_state, split_keys
+from .encoders import (
+    FEATURE_DIMS,
+    SEQUENTIAL_NAMES,
+    build_encoder,
+    from_sequential,
+    infer_backbone,
+    load_encoder_state,
+    split_keys,
+    strip_prefix,
+)
 
 TRAINER = "contrique"
 BACKBONES = ("resnet50", "resnet18")  # resnet18: the offline demo configuration only
@@ -45,7 +54,6 @@ PROJECTION_DIM = 128
 PATCH_GRID = (2, 2)
 FORMAT_LABELS = {"contrique-release": "released weights"}
 # The reference's nn.Sequential(*resnet.children()[:-2]) numbering ↔ torchvision names.
-SEQUENTIAL_NAMES = {"0": "conv1", "1": "bn1", "4": "layer1", "5": "layer2", "6": "layer3", "7": "layer4"}
 TORCHVISION_INDEX = {v: k for k, v in SEQUENTIAL_NAMES.items()}
 
 
@@ -115,19 +123,6 @@ class Weights:
         return float(self.model_info.get("downscale") or 1.0)
 
 
-def _strip(state: dict[str, Any], prefix: str) -> dict[str, Tensor]:
-    return {k[len(prefix) :]: v for k, v in state.items() if isinstance(k, str) and k.startswith(prefix)}
-
-
-def _from_sequential(state: dict[str, Tensor], label: str) -> dict[str, Tensor]:
-    out = {}
-    for key, value in state.items():
-        head, _, rest = key.partition(".")
-        if head not in SEQUENTIAL_NAMES:
-            raise IQABenchError(f"{label}: unexpected key {'encoder.' + key!r} in the CONTRIQUE release layout")
-        out[f"{SEQUENTIAL_NAMES[head]}.{rest}"] = value
-    return out
-
 
 def read_weights(path: str | Path, what: str = "weights file") -> Weights:
     """Recognise the layout of ``path`` (see the module doc) and return its encoder and projector."""
@@ -145,7 +140,7 @@ def read_weights(path: str | Path, what: str = "weights file") -> Weights:
         if not isinstance(model, dict) or "backbone" not in info:
             raise IQABenchError(f"{label}: iqabench checkpoint without 'model' or 'model_info'")
         meta = {k: obj[k] for k in ("config", "model_info", "epoch", "iteration", "global_step", "kind") if k in obj}
-        fmt, encoder, projector = "iqabench", _strip(model, "encoder."), _strip(model, "projector.")
+        fmt, encoder, projector = "iqabench", strip_prefix(model, "encoder."), strip_prefix(model, "projector.")
     else:
         keys = [str(k) for k in obj]
         if not any(k.startswith("encoder.0.") for k in keys):
@@ -157,7 +152,7 @@ def read_weights(path: str | Path, what: str = "weights file") -> Weights:
         if other:
             raise IQABenchError(f"{label} (contrique-release layout): unexpected keys {split_keys(other)}")
         fmt, meta = "contrique-release", {}
-        encoder, projector = _from_sequential(_strip(obj, "encoder."), label), _strip(obj, "projector.")
+        encoder, projector = from_sequential(strip_prefix(obj, "encoder."), label, "encoder."), strip_prefix(obj, "projector.")
     backbone = infer_backbone(list(encoder))
     if backbone not in BACKBONES:
         found = f"a {backbone}" if backbone else f"no ResNet encoder (keys {split_keys(list(encoder))})"

@@ -246,3 +246,25 @@ def load_encoder_state(encoder: nn.Module, state: dict[str, Tensor], what: str, 
             parts.append(f"shape mismatch at {k} (file {tuple(state[k].shape)}, model {tuple(expected[k].shape)})")
         raise IQABenchError(f"{what} does not match the encoder: {'; '.join(parts)}")
     encoder.load_state_dict(state, strict=False)
+
+
+# -- state-dict layouts shared by the released checkpoints ---------------------------------------------
+# The reference codes' nn.Sequential(*resnet.children()[:-1 or -2]) numbering → torchvision names.
+SEQUENTIAL_NAMES = {"0": "conv1", "1": "bn1", "4": "layer1", "5": "layer2", "6": "layer3", "7": "layer4"}
+
+
+def strip_prefix(state: dict[str, Any], prefix: str) -> dict[str, Tensor]:
+    """The entries of ``state`` under ``prefix``, with the prefix removed."""
+    return {k[len(prefix) :]: v for k, v in state.items() if isinstance(k, str) and k.startswith(prefix)}
+
+
+def from_sequential(state: dict[str, Tensor], label: str, prefix: str) -> dict[str, Tensor]:
+    """A ``Sequential(*resnet.children())`` state dict (keys ``0.*``, ``1.*``, ``4.*``–``7.*``, as found under
+    ``prefix`` in the file named by ``label``) in torchvision names; an unexpected key is a one-line error."""
+    out = {}
+    for key, value in state.items():
+        head, _, rest = key.partition(".")
+        if head not in SEQUENTIAL_NAMES:
+            raise IQABenchError(f"{label}: unexpected key {prefix + key!r} in the reference encoder layout")
+        out[f"{SEQUENTIAL_NAMES[head]}.{rest}"] = value
+    return out

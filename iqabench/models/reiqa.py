@@ -44,6 +44,7 @@ from .encoders import (
     infer_backbone,
     load_encoder_state,
     split_keys,
+    strip_prefix,
 )
 
 ROLES = ("quality", "content")
@@ -100,9 +101,6 @@ def _load(path: Path, what: str) -> Any:
             raise first from None
 
 
-def _strip(state: dict[str, Any], prefix: str) -> dict[str, Tensor]:
-    return {k[len(prefix) :]: v for k, v in state.items() if isinstance(k, str) and k.startswith(prefix)}
-
 
 def read_encoder_weights(path: str | Path, what: str = "weights file") -> EncoderWeights:
     """Recognise the layout of ``path`` and return its encoder (see the module doc)."""
@@ -119,13 +117,13 @@ def read_encoder_weights(path: str | Path, what: str = "weights file") -> Encode
         model, info = obj.get("model"), obj.get("model_info") or {}
         if not isinstance(model, dict) or "backbone" not in info:
             raise IQABenchError(f"{label}: iqabench checkpoint without 'model' or 'model_info'")
-        encoder = _strip(model, "query.encoder.")
+        encoder = strip_prefix(model, "query.encoder.")
         meta = {k: obj[k] for k in ("config", "model_info", "epoch", "iteration", "global_step", "kind") if k in obj}
         return EncoderWeights(p, "iqabench", str(info["backbone"]), encoder, meta)
     if isinstance(obj.get("model"), dict):  # PyContrast / the released Re-IQA files
         model = obj["model"]
         prefix = "module." if any(isinstance(k, str) and k.startswith("module.") for k in model) else ""
-        encoder = _strip(model, f"{prefix}encoder.")
+        encoder = strip_prefix(model, f"{prefix}encoder.")
         other = [k for k in model if not (str(k).startswith(f"{prefix}encoder.") or str(k).startswith(f"{prefix}head."))]
         if other:
             raise IQABenchError(f"{label} (reiqa-release layout): unexpected keys {split_keys([str(k) for k in other])}")
@@ -133,7 +131,7 @@ def read_encoder_weights(path: str | Path, what: str = "weights file") -> Encode
     elif isinstance(obj.get("state_dict"), dict):  # official MoCo checkpoints
         state = obj["state_dict"]
         prefix = "module.encoder_q." if any(str(k).startswith("module.encoder_q.") for k in state) else "encoder_q."
-        encoder = {k: v for k, v in _strip(state, prefix).items() if not k.startswith("fc.")}
+        encoder = {k: v for k, v in strip_prefix(state, prefix).items() if not k.startswith("fc.")}
         fmt = "moco"
     elif "conv1.weight" in obj:
         encoder = {k: v for k, v in obj.items() if isinstance(k, str)}
