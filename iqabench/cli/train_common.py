@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import IQABenchError
 
 # On --resume only these keys may change: the rest would make the continued run a different one.
-RESUMABLE = {"data.workers", "training.epochs", "training.max_steps"}
+RESUMABLE = {"data.workers", "data.jpeg2000_workers", "training.epochs", "training.max_steps"}
 
 
 def resolve_run(trainer: str, family: str, config_name: str | None, resume: str | None, out_dir: str | None,
