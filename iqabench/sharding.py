@@ -10,9 +10,11 @@ rank 0 reads the whole table from the cache. The other ranks serve these request
 has finished (:meth:`Shards.serve`), then exit without writing results.
 
 The result is that of a single process: the protocol runs once, on rank 0, and features are
-stored as float32 and read back exactly. (A method whose output for an image depended on the
-other images of its batch would differ in the last bits at block boundaries; no built-in method's
-does in evaluation mode on the CPU, where this is tested.)
+stored as float32 and read back exactly. One caveat: the shares cut the stream of images at
+other places, so some images share a forward pass with other images than in a single process. A
+method whose output for an image depends on its batch companions (none should, in evaluation
+mode) or a backend that picks other kernels for other batch sizes (cuDNN may) could then differ
+in the last bits; ARNIQA's ResNet-50 gave bit-identical features for any batch split on the CPU.
 
 On CUDA each process uses the GPU of its ``LOCAL_RANK``. A failure in any process stops every
 process with that process's one-line error.
