@@ -1,6 +1,9 @@
-"""Which device a method or a trainer runs on: ``--device auto|cpu|cuda[:N]|mps``, checked in one place."""
+"""Which device a method or a trainer runs on (``--device auto|cpu|cuda[:N]|mps``, checked in one place),
+and the CPU cores that feed it."""
 
 from __future__ import annotations
+
+import os
 
 from .errors import IQABenchError
 
@@ -27,3 +30,15 @@ def resolve_device(device: str) -> str:
     if parsed.type == "mps" and not torch.backends.mps.is_available():
         raise IQABenchError(f"--device {device}: MPS is not available on this machine (use --device cpu or auto)")
     return device
+
+
+def host_cores() -> int:
+    """The CPU cores this process may use (its affinity mask), shared equally among the processes
+    ``torchrun`` started on this host (``LOCAL_WORLD_SIZE``); at least 1. Sizes the worker pools
+    that keep a GPU fed (image decoding, JPEG 2000)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    local = int(os.environ.get("LOCAL_WORLD_SIZE") or 1)
+    return max(1, cores // max(1, local))

@@ -141,16 +141,19 @@ class RunContext:
     # --label NAME=LABEL and --dataset-option NAME:KEY=VALUE of datasets a protocol builds itself
     dataset_labels: dict[str, str] = field(default_factory=dict)
     dataset_options: dict[str, dict[str, str]] = field(default_factory=dict)
+    shards: Any = None  # iqabench.sharding.Shards under torchrun: every process extracts a share of the images
     _features: dict[tuple[int, int], FeatureTable] = field(default_factory=dict)
     _splits: dict[int, tuple[str, Splits]] = field(default_factory=dict)
     _built: dict[str, Dataset] = field(default_factory=dict)
 
     def features(self, method: Method, dataset: Dataset) -> FeatureTable:
-        """Rows of ``method`` on every image of ``dataset``: extracted once per run (and cached)."""
+        """Rows of ``method`` on every image of ``dataset``: extracted once per run (and cached). Under
+        torchrun every process first extracts its share into the cache (:mod:`iqabench.sharding`)."""
         key = (id(method), id(dataset))
         if key not in self._features:
+            shared = self.shards.extract(self, method, dataset) if self.shards is not None else None
             store = self.cache.for_pair(method, dataset) if self.cache is not None else None
-            self._features[key] = extract_features(
+            table = extract_features(
                 method,
                 dataset.index(),
                 on_error=self.on_error,
@@ -159,6 +162,13 @@ class RunContext:
                 cache=store,
                 desc=f"{method.name} on {dataset.name}",
             )
+            if shared is not None and table.from_cache < shared:
+                log.warning(
+                    f"{method.name} on {dataset.name}: {shared - table.from_cache} image(s) extracted by the other "
+                    "processes were not in this process's feature cache and were extracted again (do all processes "
+                    "share $IQABENCH_CACHE?)"
+                )
+            self._features[key] = table
         return self._features[key]
 
     def dataset(self, role: str, name: str) -> Dataset:
@@ -174,6 +184,10 @@ class RunContext:
             options = self.dataset_options.get(role) or (self.dataset_options.get(name, {}) if name not in own else {})
             self._built[role] = registry.datasets.get(name)(root=self.data_root, label=label, **options)
         return self._built[role]
+
+    def built_datasets(self) -> dict[str, Dataset]:
+        """The datasets built so far by :meth:`dataset`, by role."""
+        return dict(self._built)
 
     def splits(self, dataset: Dataset) -> Splits:
         """The splits of ``dataset`` in this run's split set (checked against its index; see :mod:`iqabench.split_sets`)."""

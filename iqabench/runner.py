@@ -15,6 +15,7 @@ from .errors import IQABenchError
 from .paths import data_root as resolve_data_root
 from .protocol import RunContext
 from .results import Result, write_run
+from .sharding import Shards
 from .split_sets import SplitChoice
 from .split_sets import record as split_record
 
@@ -66,6 +67,17 @@ def check_runs_dir(runs_dir: str | Path) -> Path:
     return p
 
 
+def default_workers(device: str) -> int:
+    """Image-decoding processes of an extraction without ``--workers``: on CUDA every core this process
+    may use but one (the encoder outruns a core's decoding many times over; under torchrun the host's
+    cores are shared among its processes); on the CPU none (the encoder's threads use the cores)."""
+    if not str(device).startswith("cuda"):
+        return 0
+    from .devices import host_cores
+
+    return max(1, host_cores() - 1)
+
+
 def check_run_options(seed: int, batch_size: int | None, workers: int | None, on_error: str) -> None:
     """One-line errors for run options out of range, before anything is loaded or computed."""
     from .features import ON_ERROR
@@ -101,10 +113,19 @@ def execute(
     other_datasets: list[DatasetSpec] | None = None,
     verify_cache: bool = False,
     command: list[str] | None = None,
+    shards: Shards | None = None,
 ) -> list[tuple[Path, Result]]:
+    """Run ``protocol`` and write its results. ``shards`` (:func:`iqabench.sharding.join`, under torchrun):
+    every process extracts a share of the images; rank 0 runs the protocol and writes the results, the
+    others return ``[]`` once it has finished."""
     started = time.time()
     check_run_options(seed, batch_size, workers, on_error)
     check_runs_dir(runs_dir)
+    if shards is not None:
+        if not use_cache:
+            raise IQABenchError("--no-cache: under torchrun the processes hand their features to each other through "
+                                "the feature cache; drop --no-cache (or run a single process)")
+        device = shards.device(device)
     root = resolve_data_root(data_root)  # --data-root, else $IQABENCH_DATA: resolved once for every dataset of the run
     proto_cls = registry.protocols.get(protocol)
     method_classes = [registry.methods.get(m.name) for m in methods]
@@ -133,16 +154,24 @@ def execute(
         datasets=ds_objs,
         seed=seed,
         on_error=on_error,
-        workers=workers if workers is not None else (4 if str(device).startswith("cuda") else 0),
+        workers=workers if workers is not None else default_workers(device),
         batch_size=batch_size,
         split_choice=split_choice,
         dataset_labels={d.name: d.label for d in other_datasets or [] if d.label},  # by role or name
         dataset_options={d.name: d.options for d in other_datasets or []},
         cache=default_cache(use_cache, verify_cache),
         data_root=root,
+        shards=shards,
     )
     proto.check(ctx)
-    results = proto.run(ctx)
+    if shards is not None and not shards.is_main:
+        shards.serve(ctx)  # extract the shares rank 0 asks for; rank 0 alone writes the results
+        return []
+    try:
+        results = proto.run(ctx)
+    finally:
+        if shards is not None:
+            shards.finish()
     used = ctx.splits_used()
     by_name = {m.name: m for m in m_objs}
     datasets_by_name = {d.name: d for d in ds_objs}

@@ -91,7 +91,8 @@ def _scoped(values: tuple[str, ...], names: list[str], option: str, others=lambd
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, metavar="N",
               help="Crops per forward pass (default: the method's).")
 @click.option("--workers", type=click.IntRange(min=0), default=None, metavar="N",
-              help="Image-decoding worker processes (default: 0 on CPU, 4 on CUDA).")
+              help="Image-decoding worker processes (default: 0 on CPU; on CUDA the cores this process may use, "
+                   "less one).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the feature cache ($IQABENCH_HOME/cache).")
 @click.option("--verify-cache", is_flag=True,
               help="Re-hash the file of every cached image and recompute those whose content changed since their "
@@ -103,13 +104,18 @@ def run_cmd(ctx, methods, protocol, datasets, data_root, weights, label, method_
             on_error, batch_size, workers, no_cache, verify_cache, plugins):
     """Evaluate METHODs on DATASETs with a PROTOCOL; write runs/<run-id>/result.json and tables.
 
+    Under torchrun every process extracts a share of the images into the feature cache and the
+    first runs the protocol and writes the results.
+
     \b
     Examples:
       iqabench run --method brisque --protocol within_dataset --dataset demo
       iqabench run --method arniqa --weights ARNIQA.pth --protocol cross_dataset \\
           --dataset live --dataset kadid10k --data-root ~/iqa-data
+      torchrun --nproc-per-node 4 -m iqabench run --method arniqa --weights ARNIQA.pth \\
+          --protocol within_dataset --dataset kadid10k --data-root ~/iqa-data
     """
-    from .. import registry
+    from .. import registry, sharding
     from ..runner import DatasetSpec, MethodSpec, execute, headline, skipped_summary
 
     load_plugins(plugins)
@@ -124,27 +130,32 @@ def run_cmd(ctx, methods, protocol, datasets, data_root, weights, label, method_
     mopts = _scoped(method_options, list(methods), "--method-option")
     dopts = _scoped(dataset_options, list(datasets), "--dataset-option", others=known)
     others = [n for n in dict.fromkeys([*labels_by, *dopts]) if n not in datasets]
-    written = execute(
-        [MethodSpec(name, weights_by.get(name), mopts[name]) for name in methods],
-        protocol,
-        [DatasetSpec(name, labels_by.get(name), dopts[name]) for name in datasets],
-        other_datasets=[DatasetSpec(name, labels_by.get(name), dopts.get(name, {})) for name in others],
-        protocol_options=parse_pairs(protocol_options, "--protocol-option"),
-        data_root=data_root,
-        device=resolve_device(device),
-        runs_dir=runs_dir,
-        seed=seed,
-        on_error=on_error,
-        batch_size=batch_size,
-        workers=workers,
-        splits_file=splits_file,
-        split_set=split_set,
-        allow_reference_overlap=allow_reference_overlap,
-        published_as=published_as,
-        use_cache=not no_cache,
-        verify_cache=verify_cache,
-        command=["iqabench", *(ctx.find_root().obj or {}).get("argv", sys.argv[1:])],
-    )
+    shards = sharding.join()  # under torchrun: this process's place among its processes
+    try:
+        written = execute(
+            [MethodSpec(name, weights_by.get(name), mopts[name]) for name in methods],
+            protocol,
+            [DatasetSpec(name, labels_by.get(name), dopts[name]) for name in datasets],
+            other_datasets=[DatasetSpec(name, labels_by.get(name), dopts.get(name, {})) for name in others],
+            protocol_options=parse_pairs(protocol_options, "--protocol-option"),
+            data_root=data_root,
+            device=resolve_device(device),
+            runs_dir=runs_dir,
+            seed=seed,
+            on_error=on_error,
+            batch_size=batch_size,
+            workers=workers,
+            splits_file=splits_file,
+            split_set=split_set,
+            allow_reference_overlap=allow_reference_overlap,
+            published_as=published_as,
+            use_cache=not no_cache,
+            verify_cache=verify_cache,
+            command=["iqabench", *(ctx.find_root().obj or {}).get("argv", sys.argv[1:])],
+            shards=shards,
+        )
+    finally:
+        sharding.leave(shards)
     for path, result in written:
         click.echo(f"{path}  {headline(result)}")
     skipped = skipped_summary(written)

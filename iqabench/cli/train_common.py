@@ -75,7 +75,7 @@ def announce(out_dir: str, summary: dict[str, Any]) -> bool:
     return True
 
 # On --resume only these keys may change: the rest would make the continued run a different one.
-RESUMABLE = {"data.workers", "training.epochs", "training.max_steps"}
+RESUMABLE = {"data.workers", "data.jpeg2000_workers", "training.epochs", "training.max_steps"}
 
 
 def resolve_run(trainer: str, family: str, config_name: str | None, resume: str | None, out_dir: str | None,

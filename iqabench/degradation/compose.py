@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -17,6 +18,9 @@ from torch import Tensor
 from ..errors import IQABenchError
 from . import rng
 from .catalog import DEFAULT_SETTINGS, DISTORTIONS, NUM_LEVELS, Settings, check_batch, distort, get
+
+if TYPE_CHECKING:
+    from .codec_pool import JPEG2000Pool
 
 Composition = tuple[tuple[str, int], ...]
 """(key, level) steps in application order, levels 1-based; ``()`` is pristine."""
@@ -59,12 +63,16 @@ def apply_compositions(
     compositions: Sequence[Composition],
     generator: torch.Generator | None = None,
     settings: Settings = DEFAULT_SETTINGS,
+    jpeg2000_pool: JPEG2000Pool | None = None,
 ) -> Tensor:
     """Apply ``compositions[i]`` to image i, batched.
 
     Round r applies the r-th step of every sample that has one, grouped by type, so there is one
     batched call per (round, type) with per-sample levels, and each sample's own order is kept.
     Types are visited in a fixed order within a round, so a generator state gives one result.
+
+    ``jpeg2000_pool``: a round's JPEG 2000 samples are submitted to these worker processes first and
+    collected after the round's other types have run (on other rows: the result is the same).
     """
     check_batch(x)
     if len(compositions) != x.shape[0]:
@@ -81,6 +89,11 @@ def apply_compositions(
                 rows, levels = by_type.setdefault(key, ([], []))
                 rows.append(i)
                 levels.append(level)
+        pending = None
+        if jpeg2000_pool is not None and "jpeg2000" in by_type:  # deterministic: draws nothing from `gen`
+            rows, levels = by_type.pop("jpeg2000")
+            source = out if len(rows) == n else out.index_select(0, _index(rows, x.device))
+            pending = rows, jpeg2000_pool.submit(source, torch.tensor(levels, dtype=torch.int64))
         for key in DISTORTIONS:  # fixed visiting order
             if key not in by_type:
                 continue
@@ -89,6 +102,16 @@ def apply_compositions(
             if len(rows) == n:
                 out = distort(out, key, lv, gen, settings)
             else:
-                idx = torch.tensor(rows, dtype=torch.int64, device=x.device)
+                idx = _index(rows, x.device)
                 out.index_copy_(0, idx, distort(out.index_select(0, idx), key, lv, gen, settings))
+        if pending is not None:
+            rows, job = pending
+            if len(rows) == n:
+                out = job.result()
+            else:
+                out.index_copy_(0, _index(rows, x.device), job.result())
     return out
+
+
+def _index(rows: list[int], device: torch.device) -> Tensor:
+    return torch.tensor(rows, dtype=torch.int64, device=device)

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import io
-import math
-
 import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
 from torchvision.io import decode_jpeg, encode_jpeg
 
+from ..jpeg2000 import resolutions_for, round_trip
 from .batching import by_level
 
 JPEG2000 = (16, 32, 45, 120, 170)  # compression ratio (OpenJPEG "rates" mode)
 JPEG = (43, 36, 24, 7, 4)  # libjpeg quality
-
-_J2K_RESOLUTIONS = 8
 
 
 def _to_uint8(x: Tensor) -> Tensor:
@@ -38,34 +33,29 @@ def jpeg(x: Tensor, li: Tensor, gen: torch.Generator | None) -> Tensor:
     return by_level(_to_uint8(x), li, run).to(x.dtype).div_(255.0)
 
 
+def jpeg2000_jobs(x: Tensor, li: Tensor) -> list[tuple[np.ndarray, int, int]]:
+    """The round trips :func:`jpeg2000` runs on ``x``: ``(H×W×3 uint8 image, ratio, resolutions)``
+    per sample, for :func:`iqabench.jpeg2000.round_trip` in this process or in a worker process
+    (:class:`~iqabench.degradation.codec_pool.JPEG2000Pool`): the bytes are the same wherever it runs."""
+    resolutions = resolutions_for(*x.shape[-2:])
+    arrays = _to_uint8(x).permute(0, 2, 3, 1).cpu().numpy()
+    return [(arr, JPEG2000[level], resolutions) for arr, level in zip(arrays, li.tolist())]
+
+
+def jpeg2000_tensor(images: list[np.ndarray], like: Tensor) -> Tensor:
+    """The decoded round trips as an N×3×H×W tensor in [0, 1] of ``like``'s dtype and device."""
+    y = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).to(device=like.device, dtype=like.dtype)
+    return y.div_(255.0)
+
+
 def jpeg2000(x: Tensor, li: Tensor, gen: torch.Generator | None) -> Tensor:
-    """Pillow/OpenJPEG round trip with the reference's settings: ``quality_mode='rates'``,
-    ``quality_layers=[ratio]``, ``num_resolutions=8``, ``prog_order='LRCP'``, written as JP2 (a raw
-    codestream, ``no_jp2``, decodes to other pixels). One image at a time on the CPU (OpenJPEG has
-    no batch API); the dominant cost of the whole model, nearly all of it OpenJPEG's encoder:
-    imagecodecs and glymur were measured as alternatives and give other pixels
-    (docs/performance.md).
+    """Pillow/OpenJPEG round trip with the reference's settings (:func:`iqabench.jpeg2000.round_trip`).
+    One image at a time on the CPU (OpenJPEG has no batch API); the dominant cost of the whole
+    model, nearly all of it OpenJPEG's encoder, which holds the GIL: imagecodecs and glymur were
+    measured as alternatives and give other pixels (docs/performance.md). Training on CUDA runs
+    these round trips in worker processes instead (:class:`~iqabench.degradation.codec_pool.JPEG2000Pool`).
 
     OpenJPEG needs ``min(H, W) ≥ 2**(num_resolutions − 1)``: below 128 px the number of
     resolutions is lowered to the largest allowed (224² training crops are unaffected).
     """
-    h, w = x.shape[-2:]
-    resolutions = min(_J2K_RESOLUTIONS, int(math.floor(math.log2(min(h, w)))) + 1)
-    arrays = _to_uint8(x).permute(0, 2, 3, 1).cpu().numpy()
-    out = np.empty_like(arrays)
-    for i, (arr, level) in enumerate(zip(arrays, li.tolist())):
-        buf = io.BytesIO()
-        Image.fromarray(arr).save(
-            buf,
-            format="JPEG2000",
-            quality_mode="rates",
-            quality_layers=[JPEG2000[level]],
-            num_resolutions=resolutions,
-            prog_order="LRCP",
-        )
-        buf.seek(0)
-        with Image.open(buf, formats=["JPEG2000"]) as decoded:  # an RGB JP2 decodes as RGB: no conversion
-            decoded.load()
-            out[i] = np.asarray(decoded if decoded.mode == "RGB" else decoded.convert("RGB"))
-    y = torch.from_numpy(out).permute(0, 3, 1, 2).to(device=x.device, dtype=x.dtype)
-    return y.div_(255.0)
+    return jpeg2000_tensor([round_trip(*job) for job in jpeg2000_jobs(x, li)], x)

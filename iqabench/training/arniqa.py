@@ -10,6 +10,12 @@ Sample (per pair, ``P`` pairs per step and process):
 * one composition from the degradation sampler, applied to all four views on the training device
   (batched, :func:`iqabench.degradation.apply_compositions`) with fresh randomness per view.
 
+Throughput: decoding and cropping run in ``data.workers`` DataLoader processes (pinned memory on
+CUDA); JPEG 2000, the one type that runs on the CPU only, in ``data.jpeg2000_workers`` processes
+(``auto``: on CUDA the host's cores less the DataLoader's and the training process's, at least 1; on
+the CPU none, the model's threads use the cores); and the loop prepares each step's inputs one step
+ahead, in a thread, while the model runs (:attr:`prepare_ahead`). None of it changes a number.
+
 Loss: NT-Xent (τ = 0.1) over the ``4P`` projections: ``a = [A_full; A_half]``, ``b = [B_full;
 B_half]``, positives ``(a_k, b_k)``, i.e. the same-scale crops of A and B; the encoder runs once on
 ``a`` and once on ``b`` (batch-norm statistics per stack, as the reference). ``hard_negatives:
@@ -108,6 +114,7 @@ class _IterationViews(torch.utils.data.Dataset):
 
 class ARNIQATask(Task):
     name = "arniqa"
+    prepare_ahead = True  # prepare() depends on (batch, epoch, iteration) only and draws from its own generators
 
     def __init__(self, cfg: dict[str, Any], env: DistEnv, *, data_root: str | None = None,
                  resumed_info: dict[str, Any] | None = None):
@@ -140,6 +147,7 @@ class ARNIQATask(Task):
         self.seed = int(t["seed"])
         self.repeats = int(d.get("epoch_repeats") or 1)
         self.workers = int(d.get("workers") or 0)
+        self.jpeg2000_workers = self._jpeg2000_workers(d.get("jpeg2000_workers", "auto"))
         degradation = dict(cfg["degradation"])
         self.variant = str(degradation.pop("variant"))
         self.sampler = sampler_for(self.variant)
@@ -153,6 +161,28 @@ class ARNIQATask(Task):
         self.init = m.get("init")
         self.init_info: dict[str, Any] = {"seed": self.seed}
         self.val_datasets = self._open_validation(cfg.get("validation") or {}, data_root)
+        self.jpeg2000_pool = None
+        if self.jpeg2000_workers:
+            from ..degradation.codec_pool import JPEG2000Pool
+
+            self.jpeg2000_pool = JPEG2000Pool(self.jpeg2000_workers)
+            log.info(f"JPEG 2000 in {self.jpeg2000_workers} worker processes")
+
+    def _jpeg2000_workers(self, value: Any) -> int:
+        if value in (None, "auto"):
+            if self.env.device.type != "cuda":
+                return 0
+            from ..devices import host_cores
+
+            return max(1, host_cores() - 1 - self.workers)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise IQABenchError(f"config data.jpeg2000_workers: expected auto or a number of processes (0 = in the "
+                                f"training process), got {value!r}")
+        return value
+
+    def close(self) -> None:
+        if self.jpeg2000_pool is not None:
+            self.jpeg2000_pool.close()
 
     # -- model ----------------------------------------------------------------------------------
     def build_model(self) -> nn.Module:
@@ -245,9 +275,9 @@ class ARNIQATask(Task):
         gen = torch.Generator(device=dev).manual_seed(_seed(self.seed, epoch, iteration, self.env.rank, 3))
         comps = self.sampler.sample_batch(self.pairs, gen)
         n_views = views.shape[0] // self.pairs
-        out = apply_compositions(views, comps * n_views, gen, self.degradation_settings)
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
+        out = apply_compositions(views, comps * n_views, gen, self.degradation_settings, self.jpeg2000_pool)
+        if dev.type == "cuda":  # this stream only: the loop may run prepare() beside the model's work
+            torch.cuda.current_stream(dev).synchronize()
         return out, {"prepare_s": time.perf_counter() - t0}
 
     def loss(self, model: nn.Module, inputs: Tensor) -> Tensor:

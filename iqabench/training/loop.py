@@ -1,7 +1,8 @@
 """The generic training loop around a method-specific :class:`Task`.
 
 Per step: the task prepares the batch on the device (outside autocast: data augmentation and
-degradations keep float32), computes the loss under fp16 autocast on CUDA, the loss is scaled
+degradations keep float32; one step ahead in a background thread when the task allows it,
+:mod:`~.prefetch`), computes the loss under fp16 autocast on CUDA, the loss is scaled
 (GradScaler), the optimiser steps, and the scheduler is stepped with the fractional epoch
 (:func:`~.optim.fractional_epoch`). A non-finite loss stops training with an error naming the step.
 
@@ -10,7 +11,9 @@ done. Tasks make batch ``i`` of epoch ``e`` a pure function of (seed, e, i, rank
 any step continues exactly as an uninterrupted run would.
 
 Files in the run folder (rank 0 only): ``config.yaml``; ``metrics.csv`` (one row per step: loss,
-lr, samples/s and the time split; rows are appended and flushed, and rows past the resumed
+lr, samples/s and the time split: ``data_s`` taking the batch from the loader and ``prepare_s``
+preparing it, wherever they ran, ``wait_s`` the part of the step spent waiting for its inputs
+(all of those two without look-ahead; what the model's work did not hide with it), ``step_s``; rows are appended and flushed, and rows past the resumed
 checkpoint are dropped on resume); ``validation.csv`` (one row per validation); ``last.pt`` (every
 ``checkpoint.every_steps`` steps, at every epoch end, at the end and on Ctrl-C) and ``best.pt``
 (best validation score so far).
@@ -24,7 +27,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +43,21 @@ from .checkpoint import capture_rng, restore_rng, save_checkpoint
 from .config import dump_yaml
 from .distributed import DistEnv
 from .optim import build_optimizer, build_scheduler, fractional_epoch
+from .prefetch import PreparedInputs
 
 log = logging.getLogger("iqabench")
 
-METRIC_COLUMNS = ("epoch", "iteration", "step", "loss", "lr", "samples_per_s", "data_s", "prepare_s", "step_s", "wall_s")
+METRIC_COLUMNS = ("epoch", "iteration", "step", "loss", "lr", "samples_per_s", "data_s", "prepare_s", "wait_s", "step_s",
+                  "wall_s")
 
 
 class Task:
     """What a method's trainer supplies to :class:`Trainer` (ARNIQA: :class:`iqabench.training.arniqa.ARNIQATask`)."""
 
     name: str = ""
+    # True when prepare() is a function of (batch, epoch, iteration) alone, drawing from its own
+    # generators only: the loop then runs it one step ahead in a background thread (.prefetch).
+    prepare_ahead: bool = False
 
     def build_model(self) -> nn.Module:
         """The training module (random or ``init`` weights), on the CPU."""
@@ -84,6 +92,9 @@ class Task:
 
     def model_info(self) -> dict[str, Any]:
         return {}
+
+    def close(self) -> None:
+        """Release what the task started (worker processes); called once training ends, however it ends."""
 
 
 class Trainer:
@@ -240,19 +251,16 @@ class Trainer:
         model.train()
         autocast = torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
         ema = None
+        batches = iter(self.task.batches(self.epoch, self.iteration))  # in this thread: iter() draws from the global RNG
+        inputs_of = PreparedInputs(self.task, batches, self.epoch, self.iters, env.device, self.task.prepare_ahead)
         with progress.bar(total=self.iters, initial=self.iteration, desc=f"epoch {self.epoch + 1}/{self.epochs}",
-                          unit="step") as pbar:
-            batches = iter(self.task.batches(self.epoch, self.iteration))
+                          unit="step") as pbar, closing(inputs_of):
             while self.iteration < self.iters:
                 if self.max_steps is not None and self.global_step >= int(self.max_steps):
                     return True
                 t0 = time.perf_counter()
-                try:
-                    batch = next(batches)
-                except StopIteration:
-                    raise IQABenchError(f"training: the data ran out at iteration {self.iteration} of {self.iters}") from None
-                t1 = time.perf_counter()
-                inputs, stats = self.task.prepare(batch, self.epoch, self.iteration)
+                more = self.iteration + 1 < self.iters and (self.max_steps is None or self.global_step + 1 < int(self.max_steps))
+                inputs, times = inputs_of.get(self.iteration, prepare_next=more)
                 t2 = time.perf_counter()
                 with autocast:
                     loss = self.task.loss(model, inputs)
@@ -285,8 +293,9 @@ class Trainer:
                     "loss": value,
                     "lr": lr,
                     "samples_per_s": rate,
-                    "data_s": t1 - t0,
-                    "prepare_s": stats.get("prepare_s", t2 - t1),
+                    "data_s": times["data_s"],
+                    "prepare_s": times["prepare_s"],
+                    "wait_s": t2 - t0,
                     "step_s": t3 - t0,
                     "wall_s": time.time() - started,
                 }
@@ -330,12 +339,16 @@ def run(
 ) -> dict[str, Any]:
     """Join the process group (under torchrun), build the task and trainer, train, leave the group."""
     env = distributed.setup(device)
+    task = None
     try:
         if not env.is_main:
             progress.set_enabled(False)
-        trainer = Trainer(make_task(env), cfg, out_dir, env, resume=resume, on_step=on_step)
+        task = make_task(env)
+        trainer = Trainer(task, cfg, out_dir, env, resume=resume, on_step=on_step)
         summary = trainer.fit()
         summary["out_dir"] = str(out_dir)
         return summary
     finally:
+        if task is not None:
+            task.close()
         distributed.teardown(env)
