@@ -122,11 +122,8 @@ class ARNIQATask(Task):
         architecture is rebuilt as recorded there)."""
         from ..degradation import Settings, sampler_for
 
-        self.cfg, self.env = cfg, env
+        self.read_common(cfg, env, BACKBONES)
         m, d, t = cfg["model"], cfg["data"], cfg["training"]
-        self.backbone = str(m["backbone"])
-        if self.backbone not in BACKBONES:
-            raise IQABenchError(f"config model.backbone: {self.backbone!r} is not one of {', '.join(BACKBONES)}")
         # Checked now; the architecture itself is fixed in build_model (it may come from the --init file).
         self.se_gate = str(m.get("se_gate") or "sigmoid")
         encoder_arch(self.backbone, self.se_gate, what="config model.se_gate")
@@ -144,9 +141,6 @@ class ARNIQATask(Task):
         # Without the half-scale views the batch is doubled, so the loss sees as many embeddings (Table 3).
         self.pairs = int(t["batch_size"]) * (1 if self.hard_negatives else 2)
         self.temperature = float(t["temperature"])
-        self.seed = int(t["seed"])
-        self.repeats = int(d.get("epoch_repeats") or 1)
-        self.workers = int(d.get("workers") or 0)
         self.jpeg2000_workers = self._jpeg2000_workers(d.get("jpeg2000_workers", "auto"))
         degradation = dict(cfg["degradation"])
         self.variant = str(degradation.pop("variant"))
@@ -257,14 +251,7 @@ class ARNIQATask(Task):
         perm = np.random.default_rng([self.seed, epoch, 0]).permutation(n * self.repeats) % n
         specs = [self._spec(perm, epoch, i) for i in range(start, self.iterations_per_epoch())]
         data = _IterationViews(self.pool, specs, self.crop, self.hard_negatives, self.half_cache)
-        return torch.utils.data.DataLoader(
-            data,
-            batch_size=None,
-            shuffle=False,
-            num_workers=self.workers,
-            pin_memory=self.env.device.type == "cuda",
-            prefetch_factor=2 if self.workers else None,
-        )
+        return self.loader(data, self.workers)
 
     def prepare(self, batch: Tensor, epoch: int, iteration: int) -> tuple[Tensor, dict[str, float]]:
         from ..degradation import apply_compositions

@@ -109,35 +109,23 @@ class _Items(torch.utils.data.Dataset):
         return out
 
 
-def _as_list(batch):
-    return batch
-
-
 class ContriqueTask(Task):
     name = TRAINER
 
     def __init__(self, cfg: dict[str, Any], env: DistEnv, *, data_root: str | None = None):
-        self.cfg, self.env = cfg, env
+        self.read_common(cfg, env, BACKBONES)
         m, d, t = cfg["model"], cfg["data"], cfg["training"]
-        self.backbone = str(m["backbone"])
-        if self.backbone not in BACKBONES:
-            raise IQABenchError(f"config model.backbone: {self.backbone!r} is not one of {', '.join(BACKBONES)}")
         self.projection_dim = int(m.get("projection_dim") or PROJECTION_DIM)
         self.crop = int(d["crop_size"])
         if self.crop < MIN_CROP:
             raise IQABenchError(f"config data.crop_size must be at least {MIN_CROP}, got {self.crop}")
-        self.downscale = float(d.get("downscale") or 1.0)
-        if not 0 < self.downscale <= 1:
-            raise IQABenchError(f"config data.downscale must be in (0, 1], got {self.downscale}")
+        self.downscale = self.read_downscale()
         if str(cfg["optimizer"].get("name", "sgd")) != "sgd":
             raise IQABenchError(f"config optimizer.name: CONTRIQUE trains with sgd, not {cfg['optimizer']['name']!r}")
         self.images = int(t["batch_size"])
         if self.images < 1:
             raise IQABenchError(f"config training.batch_size must be positive, got {self.images}")
         self.temperature = float(t["temperature"])
-        self.seed = int(t["seed"])
-        self.repeats = int(d.get("epoch_repeats") or 1)
-        self.workers = int(d.get("workers") or 0)
         tiles = int(d.get("tiles_per_side") or 2)
         if not d.get("synthetic"):
             raise IQABenchError("synthetic training images: none configured (give --synthetic DATASET|DIR, or "
@@ -213,10 +201,7 @@ class ContriqueTask(Task):
         return specs
 
     def batches(self, epoch: int, start: int):
-        return torch.utils.data.DataLoader(
-            _Items(self, self.epoch_specs(epoch, start)), batch_size=None, shuffle=False, num_workers=self.workers,
-            collate_fn=_as_list, prefetch_factor=2 if self.workers else None,
-        )
+        return self.loader(_Items(self, self.epoch_specs(epoch, start)), self.workers, as_list=True)
 
     def source_image(self, image: Tensor, spec: dict[str, Any]) -> Tensor:
         """The image a synthetic sample's views are cut from: distorted as its class says, 8-bit; ``1×3×H×W``."""

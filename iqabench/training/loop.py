@@ -51,6 +51,10 @@ METRIC_COLUMNS = ("epoch", "iteration", "step", "loss", "lr", "samples_per_s", "
                   "wall_s")
 
 
+def _as_is(batch):
+    return batch
+
+
 class Task:
     """What a method's trainer supplies to :class:`Trainer` (ARNIQA: :class:`iqabench.training.arniqa.ARNIQATask`)."""
 
@@ -58,6 +62,24 @@ class Task:
     # True when prepare() is a function of (batch, epoch, iteration) alone, drawing from its own
     # generators only: the loop then runs it one step ahead in a background thread (.prefetch).
     prepare_ahead: bool = False
+
+    def read_common(self, cfg: dict[str, Any], env: DistEnv, backbones: Iterable[str]) -> None:
+        """The settings every trainer reads alike: the config and process environment, the backbone
+        (one of ``backbones``), the seed, the epoch repeats and the loader's worker processes."""
+        self.cfg, self.env = cfg, env
+        self.backbone = str(cfg["model"]["backbone"])
+        if self.backbone not in backbones:
+            raise IQABenchError(f"config model.backbone: {self.backbone!r} is not one of {', '.join(backbones)}")
+        self.seed = int(cfg["training"]["seed"])
+        self.repeats = int(cfg["data"].get("epoch_repeats") or 1)
+        self.workers = int(cfg["data"].get("workers") or 0)
+
+    def read_downscale(self) -> float:
+        """``data.downscale``: the factor training images are resized by when they are read, in (0, 1]."""
+        value = float(self.cfg["data"].get("downscale") or 1.0)
+        if not 0 < value <= 1:
+            raise IQABenchError(f"config data.downscale must be in (0, 1], got {value}")
+        return value
 
     def build_model(self) -> nn.Module:
         """The training module (random or ``init`` weights), on the CPU."""
@@ -74,6 +96,17 @@ class Task:
     def batches(self, epoch: int, start: int) -> Iterable[Any]:
         """This process's CPU batches of ``epoch`` for iterations ``start, start + 1, …``."""
         raise NotImplementedError
+
+    def loader(self, items: torch.utils.data.Dataset, workers: int, *, as_list: bool = False) -> Iterable[Any]:
+        """The loader of :meth:`batches`: item ``j`` of ``items`` is iteration ``j``'s whole batch,
+        read in order by ``workers`` processes; tensors in pinned memory for a CUDA device, or the
+        item as it is (``as_list``: a list of per-image samples)."""
+        return torch.utils.data.DataLoader(
+            items, batch_size=None, shuffle=False, num_workers=workers,
+            collate_fn=_as_is if as_list else None,
+            pin_memory=not as_list and self.env.device.type == "cuda",
+            prefetch_factor=2 if workers else None,
+        )
 
     def prepare(self, batch: Any, epoch: int, iteration: int) -> tuple[Any, dict[str, float]]:
         """Device work before the forward pass (e.g. degradations), outside autocast."""

@@ -45,18 +45,10 @@ class MoCoTask(Task):
     role = ""  # "quality" | "content": recorded in the checkpoint, read back by the reiqa method
 
     def __init__(self, cfg: dict[str, Any], env: DistEnv, *, data_root: str | None = None):
-        self.cfg, self.env = cfg, env
+        self.read_common(cfg, env, BACKBONES)
         m, d, t = cfg["model"], cfg["data"], cfg["training"]
-        self.backbone = str(m["backbone"])
-        if self.backbone not in BACKBONES:
-            raise IQABenchError(f"config model.backbone: {self.backbone!r} is not one of {', '.join(BACKBONES)}")
-        self.downscale = float(d.get("downscale") or 1.0)
-        if not 0 < self.downscale <= 1:
-            raise IQABenchError(f"config data.downscale must be in (0, 1], got {self.downscale}")
+        self.downscale = self.read_downscale()
         self.images = int(t["batch_size"])
-        self.seed = int(t["seed"])
-        self.repeats = int(d.get("epoch_repeats") or 1)
-        self.workers = int(d.get("workers") or 0)
         self.moco_cfg = cfg["moco"]
         if not d.get("source"):
             raise IQABenchError("training images: none configured (give --data DATASET|DIR, or data.source in the config)")

@@ -105,10 +105,6 @@ class _Items(torch.utils.data.Dataset):
         return out
 
 
-def _as_list(batch):
-    return batch
-
-
 class ReIQATask(MoCoTask):
     name = "reiqa"
     role = "quality"
@@ -158,10 +154,7 @@ class ReIQATask(MoCoTask):
         return self.images * self.versions * self.n_scale  # query crops
 
     def batches(self, epoch: int, start: int):
-        return torch.utils.data.DataLoader(
-            _Items(self, self.epoch_specs(epoch, start)), batch_size=None, shuffle=False, num_workers=self.workers,
-            collate_fn=_as_list, prefetch_factor=2 if self.workers else None,
-        )
+        return self.loader(_Items(self, self.epoch_specs(epoch, start)), self.workers, as_list=True)
 
     def instances(self, image: Tensor, spec: dict[str, Any]) -> Tensor:
         """One image's ``(n_scale·versions)×6×P×P`` query/key crops, built on the training device."""

@@ -133,10 +133,7 @@ class ContentTask(MoCoTask):
         return self.images
 
     def batches(self, epoch: int, start: int):
-        return torch.utils.data.DataLoader(
-            _Views(self, self.epoch_specs(epoch, start)), batch_size=None, shuffle=False, num_workers=self.workers,
-            pin_memory=self.env.device.type == "cuda", prefetch_factor=2 if self.workers else None,
-        )
+        return self.loader(_Views(self, self.epoch_specs(epoch, start)), self.workers)
 
     def prepare(self, batch: Tensor, epoch: int, iteration: int) -> tuple[Tensor, dict[str, float]]:
         t0 = time.perf_counter()
