@@ -26,6 +26,20 @@ def demo_root() -> Path:
     return ensure_demo()
 
 
+@pytest.fixture
+def fresh_plugins():
+    """Start as a fresh process would: plugin files loaded by earlier tests (in-process CLI calls) are
+    forgotten, so that the same plugin code loaded again from another path is not a name clash."""
+    from iqabench import registry
+
+    for reg in (registry.methods, registry.datasets, registry.protocols):
+        for name, cls in list(reg._classes.items()):
+            if cls.__module__.startswith("iqabench_plugin_"):
+                del reg._classes[name], reg._sources[name]
+    for module in [m for m in sys.modules if m.startswith("iqabench_plugin_")]:
+        del sys.modules[module]
+
+
 class CliResult:
     def __init__(self, code: int, out: str, err: str):
         self.code, self.out, self.err = code, out, err

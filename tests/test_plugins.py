@@ -26,7 +26,7 @@ def _result(runs: Path) -> dict:
     return json.loads((run / "result.json").read_text())
 
 
-def test_readme_plugin_example_runs_verbatim(cli, demo_root, tmp_path):
+def test_readme_plugin_example_runs_verbatim(fresh_plugins, cli, demo_root, tmp_path):
     code = readme_plugin_code()
     assert 20 <= len(code.strip().splitlines()) <= 40
     plugin = tmp_path / "gradstats.py"

@@ -23,9 +23,10 @@ def demo_cmd(runs_dir: str, out: str, device: str, no_cache: bool) -> None:
     no download. Self-supervised methods train a small demo model on other bundled photographs
     first (once; cached). Runs: within_dataset (Table 1), cross_dataset between demo-a and
     demo-b (Table 2), tsne (Figure 1), gmad (Figure 4) and the Waterloo D/L tests on the demo
-    pool. The report path is printed last.
+    pool. The headline numbers (Tables 1 and 2) and the report path are printed last.
     """
-    from ..demo_pipeline import run_demo
+    from .demo_pipeline import headline_table, run_demo
 
-    report = run_demo(runs_dir=runs_dir, out=out, device=resolve_device(device), use_cache=not no_cache)
-    click.echo(str(report.resolve()))
+    outcome = run_demo(runs_dir=runs_dir, out=out, device=resolve_device(device), use_cache=not no_cache)
+    click.echo(headline_table(outcome.within, outcome.cross))
+    click.echo(str(outcome.report.resolve()))
