@@ -4,8 +4,8 @@ On KADID-sized images (512×384 PNG, cut from the bundled colour photographs), f
 10-view protocol (5 crops × 2 scales of ``--crop`` px):
 
 1. **decode + views alone**: PNG decode, the half-scale resize and the crops, as the extraction
-   loop's DataLoader workers run them (``iqabench.features._ImageViews``), in this process:
-   images/s per core (wall and CPU time);
+   loop's DataLoader workers run them (``iqabench.features._ImageViews``, one torch thread), in
+   this process: images/s per core (wall and CPU time);
 2. **the same through a DataLoader** with each of ``--workers`` worker processes: images/s;
 3. **the encoder alone**: ``ARNIQA.extract`` on the same views, made beforehand, in the loop's
    batches (``--batch`` crops), after a warm-up pass: images/s;
@@ -83,10 +83,13 @@ def main() -> None:
         data = _ImageViews([str(p) for p in paths], method.views)
         rows = []
 
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # as in a DataLoader worker (torch gives each one thread)
         data[0], data[1]  # warm-up: lazy imports, the files into the page cache
         views: list = []
         wall, cpu = timed(lambda: views.extend(data[i][1][0] for i in range(n)))
-        rows.append(("decode + views, this process", n / wall, n / cpu))
+        torch.set_num_threads(threads)
+        rows.append(("decode + views, this process, 1 thread", n / wall, n / cpu))
 
         def through_loader(workers: int) -> None:
             loader = torch.utils.data.DataLoader(data, batch_size=1, num_workers=workers, collate_fn=lambda b: b)

@@ -12,7 +12,7 @@ without one the encoder is randomly initialised (``seed``) and the row says so.
 
 Options:
 
-* ``backbone``: resnet50 (default), se_resnet50, resnet18 (demo only); read from the weights
+* ``backbone``: resnet50 (default), se_resnet50, resnet18 or resnet18_quarter (demo only); read from the weights
   when they say, and an explicit value that contradicts them is an error;
 * ``crop_size``: default 224, or the training crop size stored in an iqabench checkpoint;
 * ``seed``: the random initialisation when there are no weights;
@@ -251,7 +251,8 @@ class ARNIQA(Method):
         bits = []
         if self.backbone != "resnet50":
             arch = arch_label(self.net.arch)
-            bits.append({"se_resnet50": "SE-ResNet-50", "resnet18": "ResNet-18"}[self.backbone] + (f" ({arch})" if arch else ""))
+            bits.append({"se_resnet50": "SE-ResNet-50", "resnet18": "ResNet-18",
+                         "resnet18_quarter": "quarter-width ResNet-18"}[self.backbone] + (f" ({arch})" if arch else ""))
         if self.crop_size != 224:
             bits.append(f"{self.crop_size} px crops")
         return ", ".join(bits)

@@ -240,27 +240,27 @@ class ReIQA(Method):
         return [{"weights": str(quality), "options": {"content": str(content)}}]
 
 
-@register_method("reiqa-quality")
-class ReIQAQuality(ReIQA):
-    description = "Re-IQA quality-aware encoder alone (ablation): whole image × 2 scales, 4096-d"
-    parts = ("quality",)
-    weights_role = "quality"
-    title = "Re-IQA quality-only"
-    option_defaults = {"quality_random": False, "backbone": Unset(str), "seed": 0}
+class _OneEncoder(ReIQA):
+    """An ablation with one of the two encoders (``--weights`` = that encoder)."""
 
     @classmethod
     def demo_variants(cls, device: str = "cpu") -> list[dict[str, Any]]:
         return []  # the demo shows the full model only (time budget)
 
 
+@register_method("reiqa-quality")
+class ReIQAQuality(_OneEncoder):
+    description = "Re-IQA quality-aware encoder alone (ablation): whole image × 2 scales, 4096-d"
+    parts = ("quality",)
+    weights_role = "quality"
+    title = "Re-IQA quality-only"
+    option_defaults = {"quality_random": False, "backbone": Unset(str), "seed": 0}
+
+
 @register_method("reiqa-content")
-class ReIQAContent(ReIQA):
+class ReIQAContent(_OneEncoder):
     description = "Re-IQA content-aware encoder alone (ablation; --weights = the content encoder), 4096-d"
     parts = ("content",)
     weights_role = "content"
     title = "Re-IQA content-only"
     option_defaults = {"content_random": False, "backbone": Unset(str), "seed": 0}
-
-    @classmethod
-    def demo_variants(cls, device: str = "cpu") -> list[dict[str, Any]]:
-        return []

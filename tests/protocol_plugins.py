@@ -6,8 +6,8 @@
   one image, so that a test can kill an extraction half-way (an environment variable, not an
   option: options are part of the cache key).
 * ``synth-mos`` / ``synth-dmos``: small noise-degraded images with a higher-better MOS and a
-  lower-better DMOS (same structure, different contents), built by :func:`make_synth` under a
-  data root.
+  lower-better DMOS (same structure, different contents), built by :func:`make_synth` (both:
+  :func:`make_synth_pair`) under a data root.
 * ``make_waterloo``: a miniature Waterloo Exploration copy (layout (a)).
 * ``demo-few``, ``demo-few-a``, ``demo-few-b``: the demo data (and its variants) restricted to the
   first ``refs`` references, for protocol tests on the real demo images at a fraction of the cost.
@@ -100,6 +100,13 @@ def make_synth(folder: Path, n_refs: int, seed: int, *, lower_better: bool, pris
             )
     pd.DataFrame(rows).to_csv(folder / "index.csv", index=False)
     return folder
+
+
+def make_synth_pair(root: Path, n_refs: int) -> Path:
+    """``root/synth-mos`` (seed 1, higher = better) and ``root/synth-dmos`` (seed 2, lower = better)."""
+    make_synth(root / "synth-mos", n_refs, 1, lower_better=False)
+    make_synth(root / "synth-dmos", n_refs, 2, lower_better=True)
+    return root
 
 
 class _Synth(Dataset):

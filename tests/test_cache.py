@@ -33,8 +33,7 @@ def plugins():
 @pytest.fixture
 def synth(plugins, tmp_path):
     root = tmp_path / "data"
-    plugins.make_synth(root / "synth-mos", 6, 1, lower_better=False)
-    plugins.make_synth(root / "synth-dmos", 6, 2, lower_better=True)
+    plugins.make_synth_pair(root, 6)
     return root
 
 

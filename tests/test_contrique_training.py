@@ -19,6 +19,7 @@ from iqabench.errors import IQABenchError
 from iqabench.training.config import load_config
 from iqabench.training.distributed import DistEnv
 from tests.test_training_arniqa import make_images
+from tests.training_support import check_exact_resume
 
 torch.set_num_threads(1)
 
@@ -249,37 +250,12 @@ def test_config_errors_are_one_line(images):
 
 
 # -- training, resume, two processes ---------------------------------------------------------------------
-class _Stop(KeyboardInterrupt):
-    pass
-
-
 def test_resume_mid_epoch_continues_exactly(images, tmp_path):
-    from iqabench.training.checkpoint import load_checkpoint
     from iqabench.training.contrique import train_contrique
 
-    cfg = tiny_config(images)
-    full: list[dict] = []
-    train_contrique(cfg, tmp_path / "full", device="cpu", on_step=full.append)
-    assert [r["step"] for r in full] == [1, 2, 3, 4, 5, 6] and all(math.isfinite(r["loss"]) for r in full)
-    first: list[dict] = []
-
-    def interrupt(row):
-        first.append(row)
-        if row["step"] == 4:
-            raise _Stop()
-
-    with pytest.raises(KeyboardInterrupt):
-        train_contrique(cfg, tmp_path / "cut", device="cpu", on_step=interrupt)
-    ckpt = load_checkpoint(tmp_path / "cut" / "last.pt")
-    assert (ckpt["epoch"], ckpt["iteration"], ckpt["global_step"]) == (1, 1, 4)
-    rest: list[dict] = []
-    train_contrique(ckpt["config"], tmp_path / "cut", device="cpu", resume=ckpt, on_step=rest.append)
-    assert [r["loss"] for r in first + rest] == [r["loss"] for r in full]
-    assert [r["lr"] for r in first + rest] == [r["lr"] for r in full]
-    end_full, end_cut = (load_checkpoint(tmp_path / d / "last.pt") for d in ("full", "cut"))
-    for key, value in end_full["model"].items():
-        assert torch.equal(value, end_cut["model"][key]), key
-    assert end_full["trainer"] == "contrique" and end_full["model_info"]["backbone"] == "resnet18"
+    cut, end = check_exact_resume(train_contrique, tiny_config(images), tmp_path)
+    assert (cut["epoch"], cut["iteration"], cut["global_step"]) == (1, 1, 4)
+    assert end["trainer"] == "contrique" and end["model_info"]["backbone"] == "resnet18"
 
 
 def _ddp_worker(rank: int, world: int, port: int, images: str, out: str) -> None:

@@ -23,8 +23,7 @@ PLUGIN = Path(__file__).with_name("protocol_plugins.py")
 def synth(tmp_path_factory):
     plugins = registry.load_plugin_file(PLUGIN)
     root = tmp_path_factory.mktemp("cross-data")
-    plugins.make_synth(root / "synth-mos", 8, 1, lower_better=False)
-    plugins.make_synth(root / "synth-dmos", 8, 2, lower_better=True)
+    plugins.make_synth_pair(root, 8)
     return root
 
 

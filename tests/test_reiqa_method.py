@@ -152,8 +152,7 @@ def test_random_encoders_are_seeded_and_distinct(images):
 def synth(tmp_path_factory):
     plugins = registry.load_plugin_file(PLUGIN)
     root = tmp_path_factory.mktemp("reiqa-data")
-    plugins.make_synth(root / "synth-mos", 8, 1, lower_better=False)
-    plugins.make_synth(root / "synth-dmos", 8, 2, lower_better=True)
+    plugins.make_synth_pair(root, 8)
     return root
 
 

@@ -15,6 +15,7 @@ from iqabench.errors import IQABenchError
 from iqabench.training.config import load_config
 from iqabench.training.distributed import DistEnv
 from tests.test_training_arniqa import make_images
+from tests.training_support import check_exact_resume
 
 torch.set_num_threads(1)
 
@@ -257,39 +258,14 @@ def test_reference_config_is_the_papers():
 
 
 # -- resume and learning ------------------------------------------------------------------------------
-class _Stop(KeyboardInterrupt):
-    pass
-
-
 def test_resume_mid_epoch_continues_exactly(images, tmp_path):
-    from iqabench.training.checkpoint import load_checkpoint
     from iqabench.training.reiqa import train_reiqa
 
-    cfg = tiny_config(images)
-    full: list[dict] = []
-    train_reiqa(cfg, tmp_path / "full", device="cpu", on_step=full.append)
-    assert [r["step"] for r in full] == [1, 2, 3, 4, 5, 6]
-    first: list[dict] = []
-
-    def interrupt(row):
-        first.append(row)
-        if row["step"] == 4:
-            raise _Stop()
-
-    with pytest.raises(KeyboardInterrupt):
-        train_reiqa(cfg, tmp_path / "cut", device="cpu", on_step=interrupt)
-    ckpt = load_checkpoint(tmp_path / "cut" / "last.pt")
-    assert (ckpt["epoch"], ckpt["iteration"], ckpt["global_step"]) == (1, 1, 4)
-    assert int(ckpt["model"]["queue_ptr"]) == (4 * 48) % 100  # the queue travels in the checkpoint
-    rest: list[dict] = []
-    train_reiqa(ckpt["config"], tmp_path / "cut", device="cpu", resume=ckpt, on_step=rest.append)
-    assert [r["loss"] for r in first + rest] == [r["loss"] for r in full]
-    assert [r["lr"] for r in first + rest] == [r["lr"] for r in full]
-    end_full = load_checkpoint(tmp_path / "full" / "last.pt")
-    end_cut = load_checkpoint(tmp_path / "cut" / "last.pt")
-    for key, value in end_full["model"].items():  # query, key encoder, queue, pointer, step counter
-        assert torch.equal(value, end_cut["model"][key]), key
-    assert end_full["trainer"] == "reiqa" and end_full["model_info"]["role"] == "quality"
+    cut, end = check_exact_resume(train_reiqa, tiny_config(images), tmp_path)
+    assert (cut["epoch"], cut["iteration"], cut["global_step"]) == (1, 1, 4)
+    assert int(cut["model"]["queue_ptr"]) == (4 * 48) % 100  # the queue travels in the checkpoint
+    # The final comparison covered query, key encoder, queue, pointer and step counter.
+    assert end["trainer"] == "reiqa" and end["model_info"]["role"] == "quality"
 
 
 def test_training_moves_the_loss_down_on_the_demo_pristine_photographs(tmp_path):

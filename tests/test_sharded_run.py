@@ -21,8 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 def data(tmp_path_factory):
     plugins = registry.load_plugin_file(PLUGIN)
     root = tmp_path_factory.mktemp("sharded-data")
-    plugins.make_synth(root / "synth-mos", 5, 1, lower_better=False)
-    plugins.make_synth(root / "synth-dmos", 5, 2, lower_better=True)
+    plugins.make_synth_pair(root, 5)
     plugins.make_waterloo(root, n_pristine=2)
     return root
 

@@ -15,6 +15,7 @@ from iqabench.training.config import load_config
 from iqabench.training.contrastive import nt_xent
 from iqabench.training.distributed import DistEnv
 from iqabench.training.optim import build_optimizer, build_scheduler, fractional_epoch
+from tests.training_support import check_exact_resume
 
 torch.set_num_threads(1)
 
@@ -223,37 +224,11 @@ def test_degradation_settings_come_from_the_config_and_are_recorded(images):
 
 
 # -- resume -----------------------------------------------------------------------------------
-class _Stop(KeyboardInterrupt):
-    pass
-
-
 def test_resume_mid_epoch_continues_exactly(images, tmp_path):
     from iqabench.training.arniqa import train_arniqa
-    from iqabench.training.checkpoint import load_checkpoint
 
-    cfg = tiny_config(images)
-    full: list[dict] = []
-    train_arniqa(cfg, tmp_path / "full", device="cpu", on_step=full.append)
-    assert [r["step"] for r in full] == [1, 2, 3, 4, 5, 6]
-
-    first: list[dict] = []
-
-    def interrupt(row):
-        first.append(row)
-        if row["step"] == 4:  # epoch 2, iteration 1
-            raise _Stop()
-
-    with pytest.raises(KeyboardInterrupt):
-        train_arniqa(cfg, tmp_path / "cut", device="cpu", on_step=interrupt)
-    ckpt = load_checkpoint(tmp_path / "cut" / "last.pt")
-    assert (ckpt["kind"], ckpt["epoch"], ckpt["iteration"], ckpt["global_step"]) == ("interrupted", 1, 1, 4)
-    rest: list[dict] = []
-    train_arniqa(ckpt["config"], tmp_path / "cut", device="cpu", resume=ckpt, on_step=rest.append)
-    assert [r["loss"] for r in first + rest] == [r["loss"] for r in full]
-    assert [r["lr"] for r in first + rest] == [r["lr"] for r in full]
-    end_full = load_checkpoint(tmp_path / "full" / "last.pt")["model"]
-    end_cut = load_checkpoint(tmp_path / "cut" / "last.pt")["model"]
-    assert all(torch.equal(end_full[k], end_cut[k]) for k in end_full)
+    cut, _ = check_exact_resume(train_arniqa, tiny_config(images), tmp_path)  # stops in epoch 2, iteration 1
+    assert (cut["kind"], cut["epoch"], cut["iteration"], cut["global_step"]) == ("interrupted", 1, 1, 4)
     # The metrics file holds every step once.
     import pandas as pd
 

@@ -33,8 +33,8 @@ def train_cmd() -> None:
 @click.option("--init", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Initial weights (e.g. torchvision ImageNet ResNet-50 weights; for se_resnet50 also timm "
                    "seresnet50 or legacy_seresnet50 ImageNet weights); default: random initialisation.")
-@click.option("--backbone", type=click.Choice(["resnet50", "se_resnet50", "resnet18"]), default=None,
-              help="Encoder (se_resnet50: SE blocks in every bottleneck; resnet18: demo only).")
+@click.option("--backbone", type=click.Choice(["resnet50", "se_resnet50", "resnet18", "resnet18_quarter"]), default=None,
+              help="Encoder (se_resnet50: SE blocks in every bottleneck; resnet18, resnet18_quarter: demo only).")
 @click.option("--se-gate", type=click.Choice(["sigmoid", "identity_start"]), default=None,
               help="se_resnet50's SE gate: sigmoid (Hu et al.) [default] or identity_start (2·sigmoid, "
                    "second FC zero: starts as the ResNet-50 it was loaded from).")

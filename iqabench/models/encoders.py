@@ -1,4 +1,5 @@
-"""ResNet encoders in torchvision's layout, classifier removed: ``resnet50``, ``se_resnet50``, ``resnet18``.
+"""ResNet encoders in torchvision's layout, classifier removed: ``resnet50``, ``se_resnet50``, ``resnet18``,
+``resnet18_quarter``.
 
 The encoder is torchvision's ``ResNet`` with ``fc`` replaced by the identity, so its output is the
 global-average-pooled feature (2048-d for the Bottleneck networks, 512-d for ResNet-18) and its
@@ -32,8 +33,11 @@ weights by key mapping: timm's ``seresnet50`` (SE layers are 1×1 convolutions `
 and the Caffe-converted ``legacy_seresnet50`` (``layer0.conv1``, ``layer0.bn1``, ``se_module.*``,
 ``last_linear.*``).
 
-``resnet18`` (512-d) exists for the offline demo configuration only: it is small enough to train
-on two CPU cores in a couple of minutes. It is not a configuration of the paper.
+``resnet18`` (512-d) and ``resnet18_quarter`` (ResNet-18 with a quarter of the channels in every
+stage, 16-32-64-128, 128-d) exist for the offline demo configurations only: they are small enough to
+train on two CPU cores in a few minutes. Neither is a configuration of the paper.
+``resnet18_quarter`` keeps torchvision's module names and initialisation; only the widths differ, so
+key names alone cannot tell it from ``resnet18`` (iqabench checkpoints record the backbone).
 """
 
 from __future__ import annotations
@@ -46,8 +50,8 @@ from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from ..errors import IQABenchError
 
-BACKBONES = ("resnet50", "se_resnet50", "resnet18")
-FEATURE_DIMS = {"resnet50": 2048, "se_resnet50": 2048, "resnet18": 512}
+BACKBONES = ("resnet50", "se_resnet50", "resnet18", "resnet18_quarter")
+FEATURE_DIMS = {"resnet50": 2048, "se_resnet50": 2048, "resnet18": 512, "resnet18_quarter": 128}
 SE_REDUCTION = 16
 SE_GATES = ("sigmoid", "identity_start")
 STRIDE_LAYOUTS = ("torchvision", "caffe")
@@ -159,9 +163,30 @@ def build_encoder(backbone: str, se_gate: str = "sigmoid", stride_layout: str = 
             net.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)
     elif backbone == "resnet18":
         net = ResNet(BasicBlock, [2, 2, 2, 2])
+    elif backbone == "resnet18_quarter":
+        net = _narrow_resnet18(16)
     else:
         raise IQABenchError(f"unknown backbone {backbone!r} (backbones: {', '.join(BACKBONES)})")
     net.fc = nn.Identity()
+    return net
+
+
+def _narrow_resnet18(width: int) -> ResNet:
+    """torchvision's ResNet-18 with stage widths ``width·(1, 2, 4, 8)`` instead of ``64·(1, 2, 4, 8)``."""
+    net = ResNet(BasicBlock, [2, 2, 2, 2])  # its forward and module names; the layers are rebuilt narrower
+    net.inplanes = width
+    net.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+    net.bn1 = nn.BatchNorm2d(width)
+    net.layer1 = net._make_layer(BasicBlock, width, 2)
+    net.layer2 = net._make_layer(BasicBlock, 2 * width, 2, stride=2)
+    net.layer3 = net._make_layer(BasicBlock, 4 * width, 2, stride=2)
+    net.layer4 = net._make_layer(BasicBlock, 8 * width, 2, stride=2)
+    for m in net.modules():  # torchvision's initialisation, applied to the rebuilt layers
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
     return net
 
 

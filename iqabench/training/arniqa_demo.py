@@ -1,30 +1,20 @@
 """The ARNIQA model of ``iqabench demo``: trained once with the ``demo`` config, then reused.
 
-The slim checkpoint is cached as ``$IQABENCH_HOME/models/arniqa-demo-<hash>.pt``, the hash covering
-the resolved config and :data:`DEMO_MODEL_VERSION` (bumped when the training code changes what a
-config produces). Training runs in a temporary folder beside it; only the finished model lands.
+Cached as ``$IQABENCH_HOME/models/arniqa-demo-<key>.pt`` (:mod:`.demo_models`: the key covers the
+config and the training code, so a changed recipe or distortion trains a new model).
 """
 
 from __future__ import annotations
 
-import logging
-import shutil
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from ..paths import home
-from .checkpoint import load_checkpoint, save_checkpoint, slim
-from .config import config_hash, load_config
-
-log = logging.getLogger("iqabench")
-
-DEMO_MODEL_VERSION = "1"
+from .config import load_config
+from .demo_models import cached_model_path, ensure_trained
 
 
-def demo_model_path(cfg: dict[str, Any]) -> Path:
-    return home() / "models" / f"arniqa-demo-{config_hash(cfg, DEMO_MODEL_VERSION)}.pt"
+def demo_model_path(cfg: dict[str, Any], device: str = "cpu") -> Path:
+    return cached_model_path("arniqa-demo", cfg, device)
 
 
 def ensure_demo_model(device: str = "cpu") -> tuple[Path, dict[str, Any]]:
@@ -32,18 +22,7 @@ def ensure_demo_model(device: str = "cpu") -> tuple[Path, dict[str, Any]]:
     from .arniqa import train_arniqa
 
     cfg = load_config("arniqa", "demo")
-    target = demo_model_path(cfg)
     info = {"backbone": cfg["model"]["backbone"], "crop_size": int(cfg["data"]["crop_size"]), "seed": int(cfg["training"]["seed"])}
-    if target.is_file():
-        return target, info
-    target.parent.mkdir(parents=True, exist_ok=True)
-    log.info(f"training the ARNIQA demo model with the 'demo' config (one-off; cached as {target})")
-    started = time.time()
-    tmp = Path(tempfile.mkdtemp(prefix=".arniqa-demo-", dir=target.parent))
-    try:
-        train_arniqa(cfg, tmp, device=device)
-        save_checkpoint(target, slim(load_checkpoint(tmp / "last.pt")))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    log.info(f"ARNIQA demo model trained in {time.time() - started:.0f} s")
-    return target, info
+    path = ensure_trained("arniqa-demo", cfg, lambda folder: train_arniqa(cfg, folder, device=device), device,
+                          "the ARNIQA demo model")
+    return path, info

@@ -48,7 +48,7 @@ from ..models.contrique import BACKBONES, PROJECTION_DIM, TRAINER, ContriqueNet,
 from .contrastive import nt_xent_multiclass
 from .contrique_views import COLOUR_SPACES, colour_and_flip, plan_views, quantise, resized_crop
 from .distributed import DistEnv
-from .loop import Task
+from .loop import PlannedItems, Task
 from .moco import gather_all
 from .moco_task import load_pool_image, seed_of
 from .pools import ImagePool, open_pool
@@ -85,28 +85,6 @@ def gather_rows(x: Tensor) -> Tensor:
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         return _GatherRows.apply(x)
     return x
-
-
-class _Items(torch.utils.data.Dataset):
-    """Item ``j`` = iteration ``j``'s images: ``[(uint8 image, spec), …]``, synthetic ones first."""
-
-    def __init__(self, task: ContriqueTask, specs: list[list[tuple[str, int, int]]]):
-        self.task, self.specs = task, specs
-
-    def __len__(self) -> int:
-        return len(self.specs)
-
-    def __getitem__(self, j: int) -> list[tuple[Tensor, dict[str, Any]]]:
-        t = self.task
-        out = []
-        for kind, index, seed in self.specs[j]:
-            pool = t.synthetic if kind == "synthetic" else t.authentic
-            image = load_pool_image(pool, index, t.downscale)
-            rng = np.random.default_rng(seed)
-            cls = int(rng.integers(0, len(t.classes))) if kind == "synthetic" else None
-            views = plan_views(image.shape[1], image.shape[2], t.crop, rng)
-            out.append((image, {"class": cls, "views": views, "seed": int(rng.integers(0, 2**62))}))
-        return out
 
 
 class ContriqueTask(Task):
@@ -201,7 +179,15 @@ class ContriqueTask(Task):
         return specs
 
     def batches(self, epoch: int, start: int):
-        return self.loader(_Items(self, self.epoch_specs(epoch, start)), self.workers, as_list=True)
+        return self.loader(PlannedItems(self, self.epoch_specs(epoch, start)), self.workers, as_list=True)
+
+    def load_planned(self, spec: tuple[str, int, int]) -> tuple[Tensor, dict[str, Any]]:
+        kind, index, seed = spec
+        image = load_pool_image(self.synthetic if kind == "synthetic" else self.authentic, index, self.downscale)
+        rng = np.random.default_rng(seed)
+        cls = int(rng.integers(0, len(self.classes))) if kind == "synthetic" else None
+        views = plan_views(image.shape[1], image.shape[2], self.crop, rng)
+        return image, {"class": cls, "views": views, "seed": int(rng.integers(0, 2**62))}
 
     def source_image(self, image: Tensor, spec: dict[str, Any]) -> Tensor:
         """The image a synthetic sample's views are cut from: distorted as its class says, 8-bit; ``1×3×H×W``."""

@@ -55,6 +55,22 @@ def _as_is(batch):
     return batch
 
 
+class PlannedItems(torch.utils.data.Dataset):
+    """Item ``j`` = iteration ``j``'s images, ``[task.load_planned(spec) for spec in specs[j]]`` (stacked
+    into one tensor with ``stack``): the specs, drawn beforehand from the epoch's seed, fix everything
+    random, so the number of loader workers changes nothing."""
+
+    def __init__(self, task: Task, specs: list[list[tuple]], *, stack: bool = False):
+        self.task, self.specs, self.stack = task, specs, stack
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def __getitem__(self, j: int) -> Any:
+        items = [self.task.load_planned(spec) for spec in self.specs[j]]
+        return torch.stack(items) if self.stack else items
+
+
 class Task:
     """What a method's trainer supplies to :class:`Trainer` (ARNIQA: :class:`iqabench.training.arniqa.ARNIQATask`)."""
 
@@ -107,6 +123,11 @@ class Task:
             pin_memory=not as_list and self.env.device.type == "cuda",
             prefetch_factor=2 if workers else None,
         )
+
+    def load_planned(self, spec: tuple) -> Any:
+        """One image of a :class:`PlannedItems` iteration (e.g. the uint8 image and what ``prepare``
+        needs of it)."""
+        raise NotImplementedError
 
     def prepare(self, batch: Any, epoch: int, iteration: int) -> tuple[Any, dict[str, float]]:
         """Device work before the forward pass (e.g. degradations), outside autocast."""

@@ -24,8 +24,10 @@ def build_optimizer(cfg: dict[str, Any], params: Iterable[Any]) -> torch.optim.O
 
         return LARS([p for p in params if p.requires_grad], lr=float(cfg["lr"]), momentum=float(cfg["momentum"]),
                     weight_decay=float(cfg["weight_decay"]), trust_coefficient=float(cfg["trust_coefficient"]))
+    if name == "adamw":  # the demo configs: training from random weights in a few hundred steps
+        return torch.optim.AdamW(params, lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
     if name != "sgd":
-        raise IQABenchError(f"config optimizer.name: {name!r} is not supported (sgd, lars)")
+        raise IQABenchError(f"config optimizer.name: {name!r} is not supported (sgd, adamw, lars)")
     return torch.optim.SGD(
         params, lr=float(cfg["lr"]), momentum=float(cfg["momentum"]), weight_decay=float(cfg["weight_decay"])
     )

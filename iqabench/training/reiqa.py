@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from ..errors import IQABenchError
 from .distributed import DistEnv
+from .loop import PlannedItems
 from .moco import info_nce
 from .moco_task import MoCoTask, load_pool_image
 
@@ -79,30 +80,6 @@ def cut_pair(stack: Tensor, plan: tuple[int, ...], patch: int) -> tuple[Tensor, 
         stack = F.pad(stack, (pad_left, pw - pad_left, pad_top, ph - pad_top))
     window = stack[..., top : top + size, left : left + size]
     return window[..., :patch, :patch], window[..., y : y + patch, x : x + patch]
-
-
-class _Items(torch.utils.data.Dataset):
-    """Item ``j`` = iteration ``j``'s images: ``[(uint8 image, spec), …]`` (the spec fixes everything random)."""
-
-    def __init__(self, task: ReIQATask, specs: list[list[tuple[int, int]]]):
-        self.task, self.specs = task, specs
-
-    def __len__(self) -> int:
-        return len(self.specs)
-
-    def __getitem__(self, j: int) -> list[tuple[Tensor, dict[str, Any]]]:
-        t = self.task
-        out = []
-        for index, seed in self.specs[j]:
-            image = load_pool_image(t.pool, index, t.downscale)
-            rng = np.random.default_rng(seed)
-            ids = (rng.permutation(26)[: t.n_aug] + 1).tolist()
-            levels = rng.integers(1, 6, size=t.n_aug).tolist()
-            h, w = image.shape[-2:]
-            sizes = [(h, w), (h // 2, w // 2)][: t.n_scale]
-            plans = [crop_plan(sh, sw, t.patch, t.overlap, rng) for sh, sw in sizes]
-            out.append((image, {"ids": ids, "levels": levels, "plans": plans, "seed": int(rng.integers(0, 2**62))}))
-        return out
 
 
 class ReIQATask(MoCoTask):
@@ -154,7 +131,18 @@ class ReIQATask(MoCoTask):
         return self.images * self.versions * self.n_scale  # query crops
 
     def batches(self, epoch: int, start: int):
-        return self.loader(_Items(self, self.epoch_specs(epoch, start)), self.workers, as_list=True)
+        return self.loader(PlannedItems(self, self.epoch_specs(epoch, start)), self.workers, as_list=True)
+
+    def load_planned(self, spec: tuple[int, int]) -> tuple[Tensor, dict[str, Any]]:
+        index, seed = spec
+        image = load_pool_image(self.pool, index, self.downscale)
+        rng = np.random.default_rng(seed)
+        ids = (rng.permutation(26)[: self.n_aug] + 1).tolist()
+        levels = rng.integers(1, 6, size=self.n_aug).tolist()
+        h, w = image.shape[-2:]
+        sizes = [(h, w), (h // 2, w // 2)][: self.n_scale]
+        plans = [crop_plan(sh, sw, self.patch, self.overlap, rng) for sh, sw in sizes]
+        return image, {"ids": ids, "levels": levels, "plans": plans, "seed": int(rng.integers(0, 2**62))}
 
     def instances(self, image: Tensor, spec: dict[str, Any]) -> Tensor:
         """One image's ``(n_scale·versions)×6×P×P`` query/key crops, built on the training device."""

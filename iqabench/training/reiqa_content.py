@@ -28,6 +28,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
 from ..errors import IQABenchError
+from .loop import PlannedItems
 from .moco import info_nce
 from .moco_task import MoCoTask, load_pool_image, seed_of
 
@@ -87,26 +88,6 @@ def moco_v2_view(img: Image.Image, size: int, rng: np.random.Generator) -> Tenso
     return torch.from_numpy(arr.copy()).permute(2, 0, 1)
 
 
-class _Views(torch.utils.data.Dataset):
-    """Item ``j`` = iteration ``j``'s two views per image, uint8 ``B×2×3×S×S``."""
-
-    def __init__(self, task: ContentTask, specs: list[list[tuple[int, int]]]):
-        self.task, self.specs = task, specs
-
-    def __len__(self) -> int:
-        return len(self.specs)
-
-    def __getitem__(self, j: int) -> Tensor:
-        t = self.task
-        out = []
-        for index, seed in self.specs[j]:
-            x = load_pool_image(t.pool, index, t.downscale)
-            img = Image.fromarray(np.ascontiguousarray(x.permute(1, 2, 0).numpy()))
-            rng = np.random.default_rng(seed)
-            out.append(torch.stack([moco_v2_view(img, t.crop, rng), moco_v2_view(img, t.crop, rng)]))
-        return torch.stack(out)
-
-
 class ContentTask(MoCoTask):
     """MoCo-v2 on pristine images; shares the pool, model, determinism and checkpoint code of the quality task."""
 
@@ -133,7 +114,15 @@ class ContentTask(MoCoTask):
         return self.images
 
     def batches(self, epoch: int, start: int):
-        return self.loader(_Views(self, self.epoch_specs(epoch, start)), self.workers)
+        return self.loader(PlannedItems(self, self.epoch_specs(epoch, start), stack=True), self.workers)
+
+    def load_planned(self, spec: tuple[int, int]) -> Tensor:
+        """The image's two MoCo-v2 views, uint8 ``2×3×S×S``."""
+        index, seed = spec
+        x = load_pool_image(self.pool, index, self.downscale)
+        img = Image.fromarray(np.ascontiguousarray(x.permute(1, 2, 0).numpy()))
+        rng = np.random.default_rng(seed)
+        return torch.stack([moco_v2_view(img, self.crop, rng), moco_v2_view(img, self.crop, rng)])
 
     def prepare(self, batch: Tensor, epoch: int, iteration: int) -> tuple[Tensor, dict[str, float]]:
         t0 = time.perf_counter()
