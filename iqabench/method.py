@@ -112,9 +112,14 @@ class Method:
         """Datasets whose images the method's output was fitted on (e.g. a released per-dataset regressor)."""
         return set()
 
+    def note(self) -> str | None:
+        """A sentence that reports show under the method's row (e.g. what a demo training recipe is and
+        why its row is weak); None for most methods. Not part of the cache key."""
+        return None
+
     def identity(self) -> dict[str, Any]:
         """Everything that determines the features: the cache key and the result's provenance."""
-        return {
+        ident = {
             "name": self.name,
             "display_name": self.display_name(),
             "kind": self.kind,
@@ -129,6 +134,9 @@ class Method:
             "published_as": self.published_as,
             "code_sha256": code_sha256(type(self)),
         }
+        if note := self.note():
+            ident["note"] = note
+        return ident
 
     # -- helpers ------------------------------------------------------------------------------
     def _parse_options(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -176,6 +184,11 @@ def _file_sha256_at(path: str, mtime_ns: int, ctime_ns: int, size: int) -> str:
 def _cached_file_sha256(path: str) -> str:
     st = os.stat(path)
     return _file_sha256_at(path, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+
+
+def config_note(info: dict[str, Any]) -> str | None:
+    """The ``note`` of the training config recorded in an iqabench checkpoint's ``info``, if any."""
+    return (info.get("config") or {}).get("note") or None
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -38,7 +38,7 @@ import torch
 from PIL import Image
 
 from iqabench.errors import IQABenchError
-from iqabench.method import Method, sha256_file
+from iqabench.method import Method, config_note, sha256_file
 from iqabench.models.arniqa import (
     REGRESSOR_SCALING,
     ARNIQANet,
@@ -270,6 +270,10 @@ class ARNIQA(Method):
         if self.regressor is not None:
             name += f" + {self.regressor.dataset or 'custom'} regressor"
         return name
+
+    def note(self) -> str | None:
+        """The training config's ``note`` (the demo config says what it is)."""
+        return config_note(self.loaded.info) if self.loaded is not None and self.loaded.format == "iqabench" else None
 
     def identity(self) -> dict[str, Any]:
         ident = super().identity()

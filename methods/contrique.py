@@ -38,7 +38,7 @@ from PIL import Image
 
 from iqabench import registry
 from iqabench.errors import IQABenchError
-from iqabench.method import Method, sha256_file
+from iqabench.method import Method, config_note, sha256_file
 from iqabench.models.contrique import (
     BACKBONES,
     FORMAT_LABELS,
@@ -190,6 +190,10 @@ class CONTRIQUE(Method):
         if self.regressor is not None:
             name += f" + {self.options['regressor_dataset']} regressor"
         return name
+
+    def note(self) -> str | None:
+        """The training config's ``note`` (the demo config says what it is)."""
+        return config_note(self.loaded.info) if self.loaded is not None and self.loaded.format == "iqabench" else None
 
     def identity(self) -> dict[str, Any]:
         ident = super().identity()

@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import torch
 
 from iqabench.errors import IQABenchError
-from iqabench.method import Method, sha256_file
+from iqabench.method import Method, config_note, sha256_file
 from iqabench.models.encoders import BACKBONES, FEATURE_DIMS, build_encoder, encoder_arch
 from iqabench.models.reiqa import (
     FORMAT_LABELS,
@@ -223,6 +223,16 @@ class ReIQA(Method):
         if simple:
             return f"{self.title} ({body}" + (f", {shape}" if shape else "") + ")"
         return f"{self.title} [{body}" + (f"; {shape}" if shape else "") + "]"
+
+    def note(self) -> str | None:
+        """The encoders' training-config notes (the demo configs say what they are)."""
+        notes = []
+        for role in self.parts:
+            w = self.encoders[role].weights
+            text = config_note(w.info) if w is not None and w.format == "iqabench" else None
+            if text and text not in notes:
+                notes.append(text)
+        return " ".join(notes) or None
 
     def identity(self) -> dict[str, Any]:
         ident = super().identity()

@@ -104,6 +104,9 @@ def table1(matrix: Matrix, ctx: ReportContext, read) -> Table:
         table.rows.append(([row.label, row.method_type], cells))
     rank_columns(table)
     table.notes.append("Averages are over the datasets a method has; a method with missing cells is averaged over fewer.")
+    for row in matrix.rows:  # what a row's training recipe is, in its config's own words (e.g. the demo's)
+        if row.method.get("note"):
+            table.notes.append(f"{row.label}: {row.method['note']}")
     note_marks(table)
     return table
 

@@ -233,3 +233,19 @@ def test_published_values_from_other_sources(tmp_path):
     assert published.extra_value("arniqa", "agiqa3k") is None  # no ARNIQA value: no paper gives one
     text = write_report(runs, tmp_path / "r.html")[0].read_text()
     assert "0.811*" in text and "Not from the ARNIQA paper" in text and "wizwand.com" in text
+
+
+def test_a_rows_training_note_is_printed_under_table1(tmp_path):
+    import numpy as np
+
+    from tests.fixtures.report_runs import _dataset, _method, _within
+
+    runs, rng = tmp_path / "runs", np.random.default_rng(5)
+    demo = _method("arniqa", "ARNIQA [demo config]") | {"note": "Demo recipe: <b>tiny</b>, so the row is weak."}
+    _within(demo, _dataset("live"), 0.6, runs, rng)
+    _within(_method("brisque", method_type="Handcrafted"), _dataset("live"), 0.8, runs, rng)
+    report, html = _report_of(runs, tmp_path)
+    notes = report.table("table1").notes
+    assert "ARNIQA [demo config]: Demo recipe: <b>tiny</b>, so the row is weak." in notes
+    assert not any(n.startswith("brisque:") for n in notes)
+    assert "Demo recipe: &lt;b&gt;tiny&lt;/b&gt;" in html  # escaped like every name

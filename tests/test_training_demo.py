@@ -45,6 +45,7 @@ def test_demo_model_is_trained_once_then_reused(tmp_path, monkeypatch):
     monkeypatch.setenv("IQABENCH_HOME", str(tmp_path / "home"))
     cfg = tiny_config(make_images(tmp_path / "pristine", 4), epochs=1)
     cfg["name"] = "demo"
+    cfg["note"] = "A tiny recipe for this test."
     monkeypatch.setattr(arniqa_demo, "load_config", lambda method, name: cfg)
 
     variants = ARNIQA.demo_variants(device="cpu")
@@ -62,6 +63,8 @@ def test_demo_model_is_trained_once_then_reused(tmp_path, monkeypatch):
     assert m_trained.display_name() == "ARNIQA [demo config, from random init; quarter-width ResNet-18, 64 px crops]"
     assert m_untrained.display_name() == "ARNIQA (random init, quarter-width ResNet-18, 64 px crops)"
     assert m_trained.views == m_untrained.views
+    # The config's note travels with the model to the report (Table 1's notes), never into the cache key.
+    assert m_trained.identity()["note"] == "A tiny recipe for this test." and "note" not in m_untrained.identity()
     assert m_trained.identity()["weights_identity"] != m_untrained.identity()["weights_identity"]
     # Slim: no optimiser state in the cached file.
     assert "optimizer" not in torch.load(path, weights_only=True)
