@@ -36,7 +36,6 @@ Usage: python benchmarks/bench_arniqa.py [--backbone resnet18 --crop 64 --batch 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -44,6 +43,7 @@ import time
 from pathlib import Path
 
 import torch
+from _bench import encoder_pass, machine_options, set_up, synchronizer, timed, views_by_scale
 
 
 def pool_folder(folder: Path, n: int) -> Path:
@@ -118,38 +118,21 @@ def extraction_throughput(args) -> dict:
 
     from iqabench.demo import ensure_demo
     from iqabench.features import extract_features
-    from iqabench.images import load_rgb
-    from iqabench.views import make_views
 
     root = ensure_demo()
     index = pd.read_csv(root / "index.csv").sample(n=args.images, random_state=0)
     index["path"] = [str(root / i) for i in index["image_id"]]
     method = ARNIQA(device=args.device, backbone=args.backbone, crop_size=str(args.crop))
-    sync = (lambda: torch.cuda.synchronize()) if args.device.startswith("cuda") else (lambda: None)
-
-    # The same crops, made beforehand, in the same batches (grouped by scale, as the loop does).
-    per_scale: list[list[torch.Tensor]] = [[], []]
-    for p in index["path"]:
-        for s, t in enumerate(make_views(load_rgb(p), method.views)):
-            per_scale[s].append(t)
-    stacks = [torch.cat(v) for v in per_scale]
-    bs = args.extract_batch or method.batch_size
+    sync = synchronizer(args.device)
+    stacks = views_by_scale(index["path"], method.views)  # the same crops as the loop's, made beforehand
 
     def bare() -> None:
-        with torch.inference_mode():
-            for stack in stacks:
-                for i in range(0, len(stack), bs):
-                    method.extract(stack[i : i + bs].to(method.device)).cpu()
-        sync()
+        encoder_pass(method.extract, stacks, args.extract_batch or method.batch_size, method.device)
 
     bare()  # warm-up: allocators and the kernels of every batch shape, for both timings alike
-    w0, c0 = time.perf_counter(), time.process_time()
-    extract_features(method, index, workers=args.extract_workers, batch_size=args.extract_batch)
-    sync()
-    loop_wall, loop_cpu = time.perf_counter() - w0, time.process_time() - c0
-    w0, c0 = time.perf_counter(), time.process_time()
-    bare()
-    bare_wall, bare_cpu = time.perf_counter() - w0, time.process_time() - c0
+    loop_wall, loop_cpu = timed(lambda: (extract_features(method, index, workers=args.extract_workers,
+                                                         batch_size=args.extract_batch), sync()))
+    bare_wall, bare_cpu = timed(bare)
     n = len(index)
     return {
         "images_per_s": n / loop_wall,
@@ -184,15 +167,11 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=40, help="demo images for the extraction benchmark")
     ap.add_argument("--extract-workers", type=int, default=0)
     ap.add_argument("--extract-batch", type=int, default=None)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    machine_options(ap)
     ap.add_argument("--skip-train", action="store_true")
     ap.add_argument("--skip-extract", action="store_true")
     args = ap.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    where = f"{args.device}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
+    where = set_up(args)
     print(f"# ARNIQA benchmark: {args.backbone}, {args.crop} px crops ({where})\n")
     if not args.skip_train:
         with tempfile.TemporaryDirectory() as tmp:

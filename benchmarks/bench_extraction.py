@@ -21,13 +21,12 @@ not depend on them). CUDA when available (``--device``), synchronised around eac
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from _bench import encoder_pass, machine_options, set_up, synchronizer, timed
 
 
 def make_images(folder: Path, n: int) -> list[Path]:
@@ -47,12 +46,6 @@ def make_images(folder: Path, n: int) -> list[Path]:
     return paths
 
 
-def timed(fn) -> tuple[float, float]:
-    w0, c0 = time.perf_counter(), time.process_time()
-    fn()
-    return time.perf_counter() - w0, time.process_time() - c0
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=24)
@@ -60,23 +53,18 @@ def main() -> None:
     ap.add_argument("--crop", type=int, default=224)
     ap.add_argument("--batch", type=int, default=None, help="crops per forward pass (default: the method's)")
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 1], help="DataLoader workers to try")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    machine_options(ap)
     args = ap.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    where = set_up(args)
     import pandas as pd
 
-    from iqabench import progress, registry
+    from iqabench import registry
     from iqabench.features import _ImageViews, extract_features
 
-    progress.set_enabled(False)
     method = registry.methods.get("arniqa")(device=args.device, backbone=args.backbone, crop_size=str(args.crop))
     bs = args.batch or method.batch_size
-    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
+    sync = synchronizer(args.device)
     n = args.images
-    where = f"{args.device}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
     print(f"# Extraction: decode + views vs the encoder ({args.backbone}, {args.crop} px, 10 views; {where})\n")
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_images(Path(tmp), n)
@@ -104,11 +92,7 @@ def main() -> None:
         stacks = [torch.cat([v[s] for v in views]) for s in range(len(views[0]))]  # by scale, as the loop batches
 
         def encoder() -> None:
-            with torch.inference_mode():
-                for stack in stacks:
-                    for i in range(0, len(stack), bs):
-                        method.extract(stack[i : i + bs].to(method.device)).cpu()
-            sync()
+            encoder_pass(method.extract, stacks, bs, method.device)
 
         encoder()  # warm-up: every batch shape
         wall, cpu = timed(encoder)

@@ -186,9 +186,12 @@ def _cached_file_sha256(path: str) -> str:
     return _file_sha256_at(path, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
 
-def config_note(info: dict[str, Any]) -> str | None:
-    """The ``note`` of the training config recorded in an iqabench checkpoint's ``info``, if any."""
-    return (info.get("config") or {}).get("note") or None
+def config_note(weights: Any) -> str | None:
+    """The ``note`` of the training config an iqabench checkpoint records (``weights``: any of the
+    models' read weight files, with ``format`` and ``info``); None for other files and for none."""
+    if weights is None or weights.format != "iqabench":
+        return None
+    return (weights.info.get("config") or {}).get("note") or None
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

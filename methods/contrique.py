@@ -193,7 +193,7 @@ class CONTRIQUE(Method):
 
     def note(self) -> str | None:
         """The training config's ``note`` (the demo config says what it is)."""
-        return config_note(self.loaded.info) if self.loaded is not None and self.loaded.format == "iqabench" else None
+        return config_note(self.loaded)
 
     def identity(self) -> dict[str, Any]:
         ident = super().identity()

@@ -226,13 +226,8 @@ class ReIQA(Method):
 
     def note(self) -> str | None:
         """The encoders' training-config notes (the demo configs say what they are)."""
-        notes = []
-        for role in self.parts:
-            w = self.encoders[role].weights
-            text = config_note(w.info) if w is not None and w.format == "iqabench" else None
-            if text and text not in notes:
-                notes.append(text)
-        return " ".join(notes) or None
+        notes = [config_note(self.encoders[role].weights) for role in self.parts]
+        return " ".join(dict.fromkeys(n for n in notes if n)) or None
 
     def identity(self) -> dict[str, Any]:
         ident = super().identity()
