@@ -40,6 +40,7 @@ from .arniqa import CHECKPOINT_FORMAT, load_file
 from .encoders import (
     FEATURE_DIMS,
     SEQUENTIAL_NAMES,
+    TrainingRecord,
     build_encoder,
     from_sequential,
     infer_backbone,
@@ -105,22 +106,13 @@ def reference_name(name: str) -> str:
 
 # -- weight files ---------------------------------------------------------------------------------
 @dataclass
-class Weights:
+class Weights(TrainingRecord):
     path: Path
     format: str  # "contrique-release" | "iqabench"
     backbone: str
     encoder: dict[str, Tensor]  # torchvision names
     projector: dict[str, Tensor]
     info: dict[str, Any] = field(default_factory=dict)  # iqabench: config, model_info, epoch, global_step, kind
-
-    @property
-    def model_info(self) -> dict[str, Any]:
-        return self.info.get("model_info") or {}
-
-    @property
-    def downscale(self) -> float:
-        """Input downscale factor the network was trained with (demo configurations), else 1."""
-        return float(self.model_info.get("downscale") or 1.0)
 
 
 

@@ -190,6 +190,22 @@ def _narrow_resnet18(width: int) -> ResNet:
     return net
 
 
+class TrainingRecord:
+    """What an iqabench checkpoint says about its training, for the models' read weight files
+    (dataclasses with an ``info`` field: config, model_info, epoch, …; empty for other layouts)."""
+
+    info: dict[str, Any]
+
+    @property
+    def model_info(self) -> dict[str, Any]:
+        return self.info.get("model_info") or {}
+
+    @property
+    def downscale(self) -> float:
+        """Input downscale factor the network was trained with (demo configurations), else 1."""
+        return float(self.model_info.get("downscale") or 1.0)
+
+
 def infer_backbone(keys: list[str]) -> str | None:
     """The backbone a torchvision-layout encoder state dict belongs to, from its key names."""
     keys = set(keys)

@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from ..errors import IQABenchError
 from .arniqa import CHECKPOINT_FORMAT, IMAGENET_MEAN, IMAGENET_STD, load_file
 from .encoders import (
+    TrainingRecord,
     arch_from_model_info,
     build_encoder,
     encoder_arch,
@@ -57,7 +58,7 @@ FORMAT_LABELS = {
 
 
 @dataclass
-class EncoderWeights:
+class EncoderWeights(TrainingRecord):
     """One encoder's weights in torchvision layout, with what the file says about them."""
 
     path: Path
@@ -65,10 +66,6 @@ class EncoderWeights:
     backbone: str
     encoder: dict[str, Tensor]
     info: dict[str, Any] = field(default_factory=dict)  # iqabench: config, model_info, epoch, global_step, kind
-
-    @property
-    def model_info(self) -> dict[str, Any]:
-        return self.info.get("model_info") or {}
 
     @property
     def role(self) -> str | None:
@@ -82,11 +79,6 @@ class EncoderWeights:
         if self.format == "iqabench":
             return arch_from_model_info({"backbone": self.backbone, **self.model_info}, f"weights file {str(self.path)!r}")
         return encoder_arch(self.backbone)
-
-    @property
-    def downscale(self) -> float:
-        """Input downscale factor the encoder was trained with (demo configurations), else 1."""
-        return float(self.model_info.get("downscale") or 1.0)
 
 
 def _load(path: Path, what: str) -> Any:
