@@ -14,12 +14,15 @@ Recipe (version :data:`DEMO_VERSION`), deterministic for a seed:
    pure chroma change). This is not a human opinion score: everything built on it is marked
    synthetic.
 
-Everything lands in ``$IQABENCH_HOME/demo/<build-id>/`` (built in a temporary folder and renamed
-into place), with ``index.csv`` and ``card.json`` describing the sources, distortions and label.
+Everything lands in ``$IQABENCH_HOME/demo/v<version>-seed<seed>-<key>/`` (built in a temporary
+folder and renamed into place; the key covers the source of the code that builds it and pyiqa's
+version, see :data:`BUILD_CODE`), with ``index.csv`` and ``card.json`` describing the sources,
+distortions and label.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -35,6 +38,7 @@ from PIL import Image
 from . import progress
 from .errors import IQABenchError
 from .fileio import atomic_write_json
+from .fingerprint import source_fingerprint
 from .paths import home
 from .photos import CONTENT
 from .views import to_tensor
@@ -48,8 +52,16 @@ DEMO_TYPES = ("darken", "gaublur", "pixelate", "whitenoise", "colorshift", "jpeg
 LABEL_METRIC = "gmsd"
 
 
+# The code that decides the demo's pixels and labels: a change to any of it builds a new demo folder
+# instead of reusing one made by other code (the label metric's version comes from pyiqa's metadata).
+BUILD_CODE = ("demo.py", "photos.py", "images.py", "views.py", "degradation")
+
+
 def demo_dir(seed: int = 0) -> Path:
-    return home() / "demo" / f"v{DEMO_VERSION}-seed{seed}"
+    from importlib.metadata import version
+
+    key = hashlib.sha256(f"{source_fingerprint(*BUILD_CODE)}|pyiqa {version('pyiqa')}".encode()).hexdigest()[:12]
+    return home() / "demo" / f"v{DEMO_VERSION}-seed{seed}-{key}"
 
 
 def ensure_demo(seed: int = 0) -> Path:

@@ -85,14 +85,22 @@ def test_demo_model_key_covers_config_code_and_device(monkeypatch):
     assert demo_models.cached_model_path("arniqa-demo", cfg, "cpu") != key
 
 
-def test_the_code_fingerprint_reads_the_degradation_and_training_sources():
+def test_the_code_fingerprint_reads_the_degradation_and_training_sources(monkeypatch, tmp_path):
+    from iqabench import fingerprint
     from iqabench.training import demo_models
 
-    sources = {str(p.relative_to(demo_models._PACKAGE)) for entry in demo_models._CODE
-               for p in ((demo_models._PACKAGE / entry).rglob("*.py") if (demo_models._PACKAGE / entry).is_dir()
-                         else [demo_models._PACKAGE / entry])}
-    assert {"degradation/__init__.py", "training/arniqa.py", "training/contrastive.py", "models/encoders.py"} <= sources
+    assert {"training", "degradation", "models"} <= set(demo_models.CODE)
     assert len(demo_models.code_fingerprint()) == 64
+    # An edit of any file below a named folder changes the fingerprint.
+    (tmp_path / "degradation").mkdir()
+    (tmp_path / "degradation" / "blur.py").write_text("SIGMA = 1\n")
+    monkeypatch.setattr(fingerprint, "PACKAGE", tmp_path)
+    fingerprint.source_fingerprint.cache_clear()
+    before = fingerprint.source_fingerprint("degradation")
+    (tmp_path / "degradation" / "blur.py").write_text("SIGMA = 2\n")
+    fingerprint.source_fingerprint.cache_clear()
+    assert fingerprint.source_fingerprint("degradation") != before
+    fingerprint.source_fingerprint.cache_clear()
 
 
 # -- the demo recipe learns, deterministically -------------------------------------------------------

@@ -19,8 +19,6 @@ CPU instruction set or torch build may round differently; CUDA training is not b
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import logging
 import shutil
 import tempfile
@@ -32,6 +30,7 @@ from typing import Any
 
 import torch
 
+from ..fingerprint import source_fingerprint
 from ..paths import home
 from .checkpoint import load_checkpoint, save_checkpoint, slim
 from .config import config_hash
@@ -39,19 +38,12 @@ from .config import config_hash
 log = logging.getLogger("iqabench")
 
 DEMO_THREADS = 2
-_PACKAGE = Path(__file__).resolve().parent.parent
-_CODE = ("training", "degradation", "models", "photos.py", "images.py", "views.py")
+CODE = ("training", "degradation", "models", "photos.py", "images.py", "views.py")
 
 
-@functools.cache
 def code_fingerprint() -> str:
     """sha256 of the sources that decide what a demo training run produces (see the module docstring)."""
-    h = hashlib.sha256()
-    for entry in _CODE:
-        path = _PACKAGE / entry
-        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            h.update(str(file.relative_to(_PACKAGE)).encode() + b"\0" + file.read_bytes() + b"\0")
-    return h.hexdigest()
+    return source_fingerprint(*CODE)
 
 
 def cached_model_path(stem: str, cfg: dict[str, Any], device: str) -> Path:
